@@ -1,0 +1,30 @@
+"""Keras-style layers. `from gated.layers import LSTM, Dense` as from `keras.layers`."""
+
+from gated.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from gated.layers.base import KerasTensor, Layer
+from gated.layers.core import (
+    Activation,
+    Add,
+    Average,
+    Concatenate,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    Input,
+    InputLayer,
+    LayerNormalization,
+    Masking,
+    Multiply,
+    RepeatVector,
+    Reshape,
+)
+from gated.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from gated.layers.wrappers import Bidirectional, TimeDistributed
+
+__all__ = [
+    "Activation", "Add", "Average", "Bidirectional", "Concatenate", "Dense", "Dropout",
+    "Embedding", "Flatten", "GRU", "GRUCell", "Input", "InputLayer", "KerasTensor", "LSTM",
+    "LSTMCell", "Layer", "LayerNormalization", "Masking", "Multiply", "RNN", "RepeatVector",
+    "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+]

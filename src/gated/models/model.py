@@ -1,0 +1,525 @@
+"""`Model`: Keras' training API (`compile`, `fit`, `evaluate`, `predict`, ...) on a torch module.
+
+Three ways to get one, as in Keras:
+- `Sequential([...])` (see `sequential.py`);
+- the functional API, `Model(inputs, outputs)` with `inputs = Input(shape=...)`;
+- subclassing: define `call(self, inputs, training=False)` (or `forward`) on a `Model` subclass.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from gated.layers.base import KerasTensor, Layer, unique_name
+from gated.models import data as data_utils
+
+
+class Model(Layer):
+    """A layer with training and inference routines.
+
+    Args:
+        inputs: For the functional API, a `KerasTensor` from `Input` (or a list of them).
+        outputs: For the functional API, the `KerasTensor`(s) computed from `inputs`.
+        name: Model name (default `'functional'`, `'sequential'`, or the class name).
+    """
+
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
+                 **kwargs: Any) -> None:
+        if name is None:
+            name = unique_name("functional" if inputs is not None else
+                               _snake(type(self).__name__))
+        super().__init__(name=name, **kwargs)
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self.stop_training = False
+        self.history = None
+        self._metrics: list = []
+        self._compile_config: dict | None = None
+        self._graph = None
+        if inputs is not None or outputs is not None:
+            if inputs is None or outputs is None:
+                raise ValueError("The functional API needs both `inputs` and `outputs`: "
+                                 "Model(inputs, outputs).")
+            from gated.models.functional import Graph
+
+            self._graph = Graph(inputs, outputs)
+            for i, layer in enumerate(self._graph.layers):
+                self.add_module(f"layer_{i}_{layer.name}", layer)
+            self.built = True
+            self._build_input_shape = self._graph.input_shapes[0]
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def layers(self) -> list[Layer]:
+        if self._graph is not None:
+            return list(self._graph.layers)
+        return [m for m in self.children() if isinstance(m, Layer)]
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """Find a layer by name or by index in `layers`."""
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"No layer named '{name}' in model '{self.name}'. Layers: "
+            f"{[layer.name for layer in self.layers]}."
+        )
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self._graph.inputs) if self._graph is not None else 1
+
+    @property
+    def device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    def _check_input(self, shape: tuple) -> None:
+        if self._graph is not None:
+            self._graph.check_input_shape(0, shape)
+
+    def compute_output_shape(self, input_shape: tuple) -> Any:
+        if self._graph is not None:
+            shapes = [t.shape for t in self._graph.outputs]
+            return shapes[0] if len(shapes) == 1 else shapes
+        return super().compute_output_shape(input_shape)
+
+    def forward(self, inputs: Any, training: bool = False, mask: Any = None) -> Any:
+        if self._graph is not None:
+            return self._graph.run(inputs, training=training)
+        call = getattr(self, "call", None)
+        if call is None:
+            raise NotImplementedError(
+                f"Model '{self.name}' has no computation: use Sequential, the functional API "
+                "Model(inputs, outputs), or define `call(self, inputs, training=False)`."
+            )
+        return call(inputs, training=training)
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._graph is not None and isinstance(inputs, (list, tuple)) \
+                and not any(isinstance(t, KerasTensor) for t in inputs):
+            inputs = [self._to_tensor(t) for t in inputs]
+            kwargs.setdefault("training", self.training)
+            kwargs.pop("mask", None)
+            return torch.nn.Module.__call__(self, inputs, *args, **kwargs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
+                loss_weights: Any = None, weighted_metrics: Any = None,
+                run_eagerly: bool | None = None, jit_compile: Any = None,
+                steps_per_execution: int = 1) -> None:
+        """Configure the model for training (Keras' `compile`).
+
+        Args:
+            optimizer: Name (`'adam'`, `'sgd'`, `'rmsprop'`, `'adamw'`, `'adagrad'`, ...), a
+                `gated.optimizers` instance, or a `torch.optim.Optimizer`.
+            loss: Name (`'mse'`, `'mae'`, `'huber'`, `'binary_crossentropy'`,
+                `'categorical_crossentropy'`, `'sparse_categorical_crossentropy'`, ...), a
+                `gated.losses.Loss`, or a callable `f(y_true, y_pred)`.
+            metrics: List of metric names (`'accuracy'`, `'mae'`, `'mse'`, ...) or objects.
+            loss_weights, weighted_metrics, run_eagerly, jit_compile, steps_per_execution:
+                accepted for Keras compatibility (the model always runs eagerly).
+        """
+        from gated.training import losses, metrics as metrics_module, optimizers
+
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss) if loss is not None else None
+        metrics = [] if metrics is None else metrics
+        if isinstance(metrics, (str, dict)) or not isinstance(metrics, (list, tuple)):
+            metrics = [metrics]
+        self._metrics = [metrics_module.get(m, loss=self.loss) for m in metrics]
+        self._metric_identifiers = list(metrics)
+        self.compiled = True
+        self._compile_config = {
+            "optimizer": optimizer if isinstance(optimizer, str) else None,
+            "loss": loss if isinstance(loss, str) else None,
+            "metrics": [m for m in metrics if isinstance(m, str)],
+        }
+
+    def _assert_compiled(self, method: str, need_loss: bool = True) -> None:
+        if not self.compiled:
+            raise RuntimeError(
+                f"You must call compile() before {method}(): e.g. "
+                "model.compile(optimizer='adam', loss='mse')."
+            )
+        if need_loss and self.loss is None:
+            raise ValueError(
+                f"{method}() needs a loss: call compile(..., loss=...), received loss=None."
+            )
+
+    # ------------------------------------------------------------------ data
+    def _prepare(self, x: Any, y: Any, sample_weight: Any, method: str,
+                 check_finite: bool) -> tuple:
+        names = self._graph.input_names if self._graph is not None else None
+        x = data_utils.to_arrays(x, "x", self.dtype, method, self.num_inputs, names,
+                                 check_finite=check_finite)
+        if y is not None:
+            y = data_utils.to_arrays(y, "y", self.dtype, method, check_finite=check_finite)
+        if sample_weight is not None:
+            sample_weight = data_utils.to_arrays(sample_weight, "sample_weight", self.dtype,
+                                                 method)
+        data_utils.check_same_length(method, x=x, y=y, sample_weight=sample_weight)
+        self._ensure_built(x)
+        return x, y, sample_weight
+
+    def _ensure_built(self, x: Any) -> None:
+        if self.built and all(getattr(layer, "built", True) for layer in self.layers):
+            return
+        first = x[0] if isinstance(x, list) else x
+        with torch.no_grad():
+            self(first[:1])
+
+    # ------------------------------------------------------------------ steps
+    def _compute_loss(self, y: torch.Tensor, y_pred: Any,
+                      sample_weight: torch.Tensor | None) -> torch.Tensor:
+        mask = getattr(y_pred, "_keras_mask", None) if isinstance(y_pred, torch.Tensor) \
+            else None
+        if isinstance(y_pred, (list, tuple)):
+            raise ValueError(
+                "compile() received one loss but the model has several outputs; models with "
+                "several outputs are trained with a custom loop for now."
+            )
+        loss = self.loss(y, y_pred, sample_weight=sample_weight, mask=mask)
+        for layer in self.modules():
+            if isinstance(layer, Layer):
+                for penalty in layer.regularization_losses():
+                    loss = loss + penalty
+        return loss
+
+    def _update_metrics(self, y: torch.Tensor, y_pred: torch.Tensor,
+                        sample_weight: torch.Tensor | None) -> None:
+        mask = getattr(y_pred, "_keras_mask", None)
+        for metric in self._metrics:
+            metric.update_state(y, y_pred.detach(), sample_weight=sample_weight, mask=mask)
+
+    def _train_batch(self, x: Any, y: torch.Tensor, sample_weight: Any) -> float:
+        self.train()
+        y_pred = self(x, training=True)
+        loss = self._compute_loss(y, y_pred, sample_weight)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        self._update_metrics(y, y_pred, sample_weight)
+        return float(loss.detach())
+
+    def _build_optimizer(self) -> None:
+        if getattr(self.optimizer, "built", False):
+            return
+        self.optimizer.build([p for p in self.parameters() if p.requires_grad])
+
+    def _reset_metrics(self) -> None:
+        for metric in self._metrics:
+            metric.reset_state()
+
+    def _metric_logs(self) -> dict[str, float]:
+        return {m.name: float(m.result()) for m in self._metrics}
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: Any = "auto", callbacks: list | None = None, validation_split: float = 0.0,
+            validation_data: Any = None, shuffle: bool = True, class_weight: dict | None = None,
+            sample_weight: Any = None, initial_epoch: int = 0,
+            steps_per_epoch: int | None = None, validation_steps: int | None = None,
+            validation_batch_size: int | None = None, validation_freq: int = 1) -> Any:
+        """Train for `epochs` passes over `(x, y)` (Keras' `fit`).
+
+        Args:
+            x, y: Inputs and targets (NumPy, torch, lists); same number of samples.
+            batch_size: Samples per gradient step (default 32).
+            epochs: Number of passes over the data.
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch (`'auto'` = 1).
+            callbacks: List of `gated.callbacks.Callback`.
+            validation_split: Fraction of the data, taken from the end before shuffling,
+                held out for validation.
+            validation_data: `(x_val, y_val)` or `(x_val, y_val, sample_weight_val)`.
+            shuffle: Shuffle the training samples every epoch.
+            class_weight: `{class: weight}`, multiplies the sample weights by the class of y.
+            sample_weight: Per-sample (or per-time-step) loss weights.
+            initial_epoch: Epoch at which to start (to resume a run).
+            steps_per_epoch: Number of batches per epoch (default: all).
+
+        Returns:
+            A `History` whose `.history` maps `loss`, metrics and `val_*` to per-epoch lists.
+        """
+        from gated.training import callbacks as callbacks_module
+
+        self._assert_compiled("fit")
+        epochs = _check_int(epochs, "epochs", "fit", minimum=0)
+        batch_size = data_utils.check_batch_size(batch_size, "fit")
+        if not 0.0 <= float(validation_split) < 1.0:
+            raise ValueError(
+                "Argument `validation_split` of fit() must be in [0, 1), received "
+                f"validation_split={validation_split!r}."
+            )
+        verbose = 1 if verbose == "auto" else int(verbose)
+        x, y, sample_weight = self._prepare(x, y, sample_weight, "fit", check_finite=True)
+        if y is None:
+            raise ValueError("Argument `y` of fit() is required (the targets), received None.")
+        if class_weight is not None:
+            sample_weight = _apply_class_weight(y, sample_weight, class_weight, self.dtype)
+
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+                raise ValueError(
+                    "Argument `validation_data` of fit() must be a tuple (x_val, y_val) or "
+                    f"(x_val, y_val, sample_weight_val), received {type(validation_data).__name__}"
+                    + (f" of length {len(validation_data)}"
+                       if isinstance(validation_data, (list, tuple)) else "") + "."
+                )
+            vx, vy, *rest = validation_data
+            val = self._prepare(vx, vy, rest[0] if rest else None, "fit", check_finite=True)
+        elif validation_split:
+            n = data_utils.num_samples(x)
+            split = int(math.floor(n * (1.0 - float(validation_split))))
+            if split == 0 or split == n:
+                raise ValueError(
+                    f"validation_split={validation_split} of {n} samples leaves "
+                    f"{split} for training and {n - split} for validation; both must be > 0."
+                )
+            val = (data_utils.take(x, slice(split, n)), data_utils.take(y, slice(split, n)),
+                   data_utils.take(sample_weight, slice(split, n)))
+            x, y, sample_weight = (data_utils.take(x, slice(0, split)),
+                                   data_utils.take(y, slice(0, split)),
+                                   data_utils.take(sample_weight, slice(0, split)))
+
+        n = data_utils.num_samples(x)
+        steps = math.ceil(n / batch_size)
+        if steps_per_epoch is not None:
+            steps = min(steps, _check_int(steps_per_epoch, "steps_per_epoch", "fit", 1))
+        self._build_optimizer()
+        history = callbacks_module.History()
+        cbs = [history]
+        if verbose:
+            cbs.append(callbacks_module.ProgbarLogger())
+        cbs.extend(callbacks or [])
+        cb = callbacks_module.CallbackList(cbs, model=self, epochs=epochs, steps=steps,
+                                           verbose=verbose)
+        device = self.device
+        self.stop_training = False
+        cb.on_train_begin()
+        try:
+            for epoch in range(initial_epoch, epochs):
+                self._reset_metrics()
+                cb.on_epoch_begin(epoch)
+                loss_sum, seen = 0.0, 0
+                for step, index in enumerate(data_utils.batches(n, batch_size, shuffle)):
+                    if step >= steps:
+                        break
+                    cb.on_train_batch_begin(step)
+                    xb = data_utils.to_device(data_utils.take(x, index), device)
+                    yb = data_utils.to_device(data_utils.take(y, index), device)
+                    wb = data_utils.to_device(data_utils.take(sample_weight, index), device)
+                    batch_loss = self._train_batch(xb, yb, wb)
+                    size = data_utils.num_samples(xb)
+                    loss_sum += batch_loss * size
+                    seen += size
+                    logs = {"loss": loss_sum / seen, **self._metric_logs()}
+                    cb.on_train_batch_end(step, logs)
+                    if self.stop_training:
+                        break
+                epoch_logs = {"loss": loss_sum / max(seen, 1), **self._metric_logs()}
+                if val is not None and (epoch + 1) % validation_freq == 0:
+                    val_logs = self._evaluate_arrays(*val, validation_batch_size or batch_size)
+                    epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                cb.on_epoch_end(epoch, epoch_logs)
+                if self.stop_training:
+                    break
+        finally:
+            self.eval()
+        cb.on_train_end()
+        self.history = history
+        return history
+
+    # ------------------------------------------------------------------ evaluate / predict
+    def _evaluate_arrays(self, x: Any, y: Any, sample_weight: Any,
+                         batch_size: int) -> dict[str, float]:
+        self.eval()
+        self._reset_metrics()
+        device = self.device
+        total, count = 0.0, 0
+        n = data_utils.num_samples(x)
+        with torch.no_grad():
+            for index in data_utils.batches(n, batch_size):
+                xb = data_utils.to_device(data_utils.take(x, index), device)
+                yb = data_utils.to_device(data_utils.take(y, index), device)
+                wb = data_utils.to_device(data_utils.take(sample_weight, index), device)
+                y_pred = self(xb, training=False)
+                size = data_utils.num_samples(xb)
+                total += float(self._compute_loss(yb, y_pred, wb)) * size
+                count += size
+                self._update_metrics(yb, y_pred, wb)
+        return {"loss": total / max(count, 1), **self._metric_logs()}
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
+                 verbose: Any = "auto", sample_weight: Any = None, steps: int | None = None,
+                 callbacks: list | None = None, return_dict: bool = False) -> Any:
+        """Loss (and metrics) on `(x, y)`: a float, a list `[loss, *metrics]`, or a dict."""
+        self._assert_compiled("evaluate")
+        batch_size = data_utils.check_batch_size(batch_size, "evaluate")
+        x, y, sample_weight = self._prepare(x, y, sample_weight, "evaluate", check_finite=False)
+        if y is None:
+            raise ValueError("Argument `y` of evaluate() is required, received None.")
+        logs = self._evaluate_arrays(x, y, sample_weight, batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
+                steps: int | None = None, callbacks: list | None = None) -> Any:
+        """Outputs for `x`, computed in batches at inference; returns NumPy array(s)."""
+        batch_size = data_utils.check_batch_size(batch_size, "predict")
+        x, _, _ = self._prepare(x, None, None, "predict", check_finite=False)
+        self.eval()
+        device = self.device
+        outputs: list = []
+        with torch.no_grad():
+            for index in data_utils.batches(data_utils.num_samples(x), batch_size):
+                out = self(data_utils.to_device(data_utils.take(x, index), device),
+                           training=False)
+                outputs.append(out)
+        if not outputs:
+            raise ValueError("Argument `x` of predict() holds 0 samples.")
+        if isinstance(outputs[0], (list, tuple)):
+            return [torch.cat([o[k] for o in outputs]).cpu().numpy()
+                    for k in range(len(outputs[0]))]
+        return torch.cat(outputs).cpu().numpy()
+
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                       class_weight: dict | None = None, return_dict: bool = False) -> Any:
+        """One gradient step on one batch; returns its loss (and metrics)."""
+        self._assert_compiled("train_on_batch")
+        x, y, sample_weight = self._prepare(x, y, sample_weight, "train_on_batch",
+                                            check_finite=True)
+        if class_weight is not None:
+            sample_weight = _apply_class_weight(y, sample_weight, class_weight, self.dtype)
+        self._build_optimizer()
+        self._reset_metrics()
+        device = self.device
+        try:
+            loss = self._train_batch(data_utils.to_device(x, device),
+                                     data_utils.to_device(y, device),
+                                     data_utils.to_device(sample_weight, device))
+        finally:
+            self.eval()
+        logs = {"loss": loss, **self._metric_logs()}
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                      return_dict: bool = False) -> Any:
+        """Loss (and metrics) of one batch, without updating the weights."""
+        self._assert_compiled("test_on_batch")
+        x, y, sample_weight = self._prepare(x, y, sample_weight, "test_on_batch", False)
+        logs = self._evaluate_arrays(x, y, sample_weight, data_utils.num_samples(x))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict_on_batch(self, x: Any) -> Any:
+        return self.predict(x, batch_size=max(1, data_utils.num_samples(
+            data_utils.to_arrays(x, "x", self.dtype, "predict_on_batch", self.num_inputs))))
+
+    def reset_states(self) -> None:
+        """Reset the carried states of every stateful recurrent layer."""
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_states") \
+                    and getattr(module, "stateful", False):
+                module.reset_states()
+
+    # ------------------------------------------------------------------ weights
+    def get_weights(self) -> list[np.ndarray]:
+        return [p.detach().cpu().numpy().copy() for p in self.parameters()]
+
+    def summary(self, line_length: int | None = None, positions: Any = None,
+                print_fn: Any = None, expand_nested: bool = False,
+                show_trainable: bool = False) -> None:
+        """Print Keras' summary table: layers, output shapes, parameter counts."""
+        from gated.models.summary import summary_text
+
+        text = summary_text(self, line_length=line_length, show_trainable=show_trainable)
+        (print_fn or print)(text)
+
+    def save(self, filepath: Any, overwrite: bool = True) -> None:
+        """Save config, weights and optimizer state to one zip file (no pickle), atomically."""
+        from gated.models.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+        """Save the weights alone as a `.safetensors` file, atomically."""
+        from gated.models.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: Any) -> None:
+        from gated.models.saving import load_weights
+
+        load_weights(self, filepath)
+
+    def get_config(self) -> dict:
+        if self._graph is None:
+            raise NotImplementedError(
+                f"Model '{self.name}' is a subclassed model: override get_config() to save it."
+            )
+        return {"name": self.name, **self._graph.get_config()}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Model:
+        from gated.models.functional import Graph
+
+        config = dict(config)
+        inputs, outputs = Graph.from_config(config, custom_objects)
+        return cls(inputs, outputs, name=config.get("name"))
+
+    def __deepcopy__(self, memo: dict) -> Model:
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        for k, v in self.__dict__.items():
+            setattr(clone, k, copy.deepcopy(v, memo))
+        return clone
+
+
+def _snake(name: str) -> str:
+    from gated.layers.base import to_snake_case
+
+    return to_snake_case(name)
+
+
+def _check_int(value: Any, name: str, method: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(
+            f"Argument `{name}` of {method}() must be an integer >= {minimum}, received "
+            f"{name}={value!r}."
+        )
+    return int(value)
+
+
+def _apply_class_weight(y: torch.Tensor, sample_weight: Any, class_weight: dict,
+                        dtype: torch.dtype) -> torch.Tensor:
+    if y.ndim >= 2 and y.shape[-1] > 1:
+        classes = y.argmax(-1)
+    else:
+        classes = y.reshape(y.shape[0], -1)[:, 0].round().long() if y.dtype.is_floating_point \
+            else y.reshape(y.shape[0], -1)[:, 0]
+    weights = torch.ones(classes.shape, dtype=dtype)
+    for cls_id, w in class_weight.items():
+        weights[classes == int(cls_id)] = float(w)
+    return weights if sample_weight is None else sample_weight * weights

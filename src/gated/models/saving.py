@@ -1,0 +1,260 @@
+"""Saving and loading models: one zip of JSON config + safetensors weights, never pickle.
+
+Layout of a `.gated` / `.keras`-style zip file:
+
+    metadata.json               format name and version, gated version, date
+    config.json                 {"class_name", "config", "compile_config"}
+    model.weights.safetensors   every parameter, keyed by its module path
+    optimizer.safetensors       optimizer state tensors (when the model was trained)
+    optimizer.json              optimizer metadata (step counts, learning rate, param groups)
+
+Files are written atomically: to a temporary file in the target folder, flushed and fsynced,
+then renamed over the target. A save that fails midway leaves the previous file untouched.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+FORMAT = "gated.model"
+FORMAT_VERSION = 1
+
+
+def atomic_write(path: str | os.PathLike, write: Any, overwrite: bool = True) -> Path:
+    """Call `write(file_object)` on a temp file next to `path`, then rename it into place."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"'{path}' exists and overwrite=False.")
+    if path.is_dir():
+        raise IsADirectoryError(f"Cannot save to '{path}': it is a directory.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _state_tensors(model: Any) -> dict[str, torch.Tensor]:
+    return {name: p.detach().cpu().contiguous() for name, p in model.named_parameters()}
+
+
+def _compile_config(model: Any) -> dict | None:
+    if not getattr(model, "compiled", False):
+        return None
+    from gated.training import losses
+
+    opt = model.optimizer
+    config: dict[str, Any] = {
+        "optimizer": {"class_name": type(opt).__name__, "config": opt.get_config()},
+        "loss": None,
+        "metrics": list(getattr(model, "_metric_identifiers", [])),
+    }
+    if model.loss is not None:
+        try:
+            config["loss"] = losses.serialize(model.loss)
+        except (ValueError, TypeError, AttributeError):
+            config["loss"] = None
+    config["metrics"] = [m for m in config["metrics"] if isinstance(m, str)]
+    return config
+
+
+def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True) -> Path:
+    """Write `model` (config, weights, optimizer state) to the zip file `filepath`."""
+    import gated
+
+    config = {
+        "class_name": type(model).__name__,
+        "config": model.get_config(),
+        "compile_config": _compile_config(model),
+    }
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "gated_version": gated.__version__,
+        "torch_version": torch.__version__,
+        "date_saved": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+    }
+    weights = st_save(_state_tensors(model))
+    opt_blob = opt_meta = None
+    opt = getattr(model, "optimizer", None)
+    if opt is not None and getattr(opt, "built", False):
+        tensors, meta = opt.state_tensors()
+        opt_blob = st_save({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
+        opt_meta = meta
+
+    def write(f: Any) -> None:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("metadata.json", json.dumps(metadata, indent=2))
+            zf.writestr("config.json", json.dumps(config, indent=2))
+            zf.writestr("model.weights.safetensors", weights)
+            if opt_blob is not None:
+                zf.writestr("optimizer.safetensors", opt_blob)
+                zf.writestr("optimizer.json", json.dumps(opt_meta))
+
+    return atomic_write(filepath, write, overwrite)
+
+
+def _read_zip(filepath: Path) -> dict[str, bytes]:
+    if not filepath.exists():
+        raise FileNotFoundError(f"No model file at '{filepath}'.")
+    try:
+        with zipfile.ZipFile(filepath) as zf:
+            bad = zf.testzip()
+            if bad is not None:
+                raise ValueError(f"member '{bad}' is corrupted (CRC mismatch)")
+            return {name: zf.read(name) for name in zf.namelist()}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        raise ValueError(
+            f"Cannot load the model file '{filepath}': it is truncated or corrupted, or not a "
+            f"gated model file ({err})."
+        ) from None
+
+
+def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
+               compile: bool = True) -> Any:
+    """Load a model written by `model.save(filepath)`.
+
+    Args:
+        filepath: The zip file.
+        custom_objects: `{name: class}` for user layers/cells/models in the config.
+        compile: Restore the compile settings and optimizer state (default True).
+
+    Raises:
+        ValueError: the file is truncated, corrupted or not a gated model (names the file).
+    """
+    filepath = Path(filepath)
+    members = _read_zip(filepath)
+
+    def fail(why: str) -> ValueError:
+        return ValueError(f"Cannot load the model file '{filepath}': {why}.")
+
+    for required in ("metadata.json", "config.json", "model.weights.safetensors"):
+        if required not in members:
+            raise fail(f"'{required}' is missing")
+    try:
+        metadata = json.loads(members["metadata.json"])
+        config = json.loads(members["config.json"])
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise fail(f"invalid JSON ({err})") from None
+    if metadata.get("format") != FORMAT:
+        raise fail(f"format is {metadata.get('format')!r}, expected {FORMAT!r}")
+    try:
+        weights = st_load(members["model.weights.safetensors"])
+    except Exception as err:  # safetensors raises its own error types
+        raise fail(f"the weights are corrupted ({err})") from None
+
+    model = _build_from_config(config, custom_objects, fail)
+    _assign(model, weights, fail)
+    compile_config = config.get("compile_config")
+    if compile and compile_config:
+        _restore_compile(model, compile_config, members, fail)
+    return model
+
+
+def _build_from_config(config: dict, custom_objects: dict | None, fail: Any) -> Any:
+    from gated.models.model import Model
+    from gated.models.sequential import Sequential
+
+    classes = {"Sequential": Sequential, "Model": Model, "Functional": Model}
+    classes.update(custom_objects or {})
+    cls = classes.get(config.get("class_name"))
+    if cls is None:
+        raise fail(f"unknown model class {config.get('class_name')!r}; pass it in "
+                   "custom_objects")
+    try:
+        model = cls.from_config(config["config"], custom_objects=custom_objects)
+    except (KeyError, TypeError) as err:
+        raise fail(f"invalid model config ({err})") from None
+    if not model.built:
+        raise fail("the saved model has no input shape, so its weights cannot be rebuilt")
+    return model
+
+
+def _assign(model: Any, weights: dict[str, torch.Tensor], fail: Any) -> None:
+    params = dict(model.named_parameters())
+    missing = sorted(set(params) - set(weights))
+    unexpected = sorted(set(weights) - set(params))
+    if missing or unexpected:
+        raise fail(f"weights do not match the model (missing {missing}, unexpected "
+                   f"{unexpected})")
+    with torch.no_grad():
+        for name, p in params.items():
+            w = weights[name]
+            if tuple(w.shape) != tuple(p.shape):
+                raise fail(f"weight '{name}' has shape {tuple(w.shape)}, the model expects "
+                           f"{tuple(p.shape)}")
+            p.copy_(w.to(p.dtype))
+
+
+def _restore_compile(model: Any, cfg: dict, members: dict[str, bytes], fail: Any) -> None:
+    from gated.training import losses
+    from gated.training import optimizers as optimizers_module
+
+    opt_cfg = cfg["optimizer"]
+    opt_cls = getattr(optimizers_module, opt_cfg["class_name"], None)
+    if opt_cls is None:
+        raise fail(f"unknown optimizer class {opt_cfg['class_name']!r}")
+    optimizer = opt_cls.from_config(opt_cfg["config"])
+    loss = losses.deserialize(cfg["loss"]) if cfg.get("loss") else None
+    if loss is None:
+        import warnings
+
+        warnings.warn(
+            f"The loss of the saved model could not be restored (a custom callable?); "
+            "compile() the loaded model again before training it.",
+            stacklevel=3,
+        )
+    model.compile(optimizer=optimizer, loss=loss, metrics=cfg.get("metrics") or None)
+    if "optimizer.safetensors" in members:
+        try:
+            tensors = st_load(members["optimizer.safetensors"])
+            meta = json.loads(members["optimizer.json"])
+        except Exception as err:
+            raise fail(f"the optimizer state is corrupted ({err})") from None
+        model._build_optimizer()
+        model.optimizer.load_state_tensors(tensors, meta,
+                                           [p for p in model.parameters() if p.requires_grad])
+
+
+def save_weights(model: Any, filepath: str | os.PathLike, overwrite: bool = True) -> Path:
+    """Write the model's weights alone to a safetensors file, atomically."""
+    blob = st_save(_state_tensors(model), metadata={"format": "gated.weights"})
+    return atomic_write(filepath, lambda f: f.write(blob), overwrite)
+
+
+def load_weights(model: Any, filepath: str | os.PathLike) -> None:
+    """Load weights saved by `save_weights` (or the weights inside a saved model zip)."""
+    filepath = Path(filepath)
+    if not filepath.exists():
+        raise FileNotFoundError(f"No weights file at '{filepath}'.")
+
+    def fail(why: str) -> ValueError:
+        return ValueError(f"Cannot load weights from '{filepath}': {why}.")
+
+    raw = filepath.read_bytes()
+    if raw[:2] == b"PK":
+        members = _read_zip(filepath)
+        raw = members.get("model.weights.safetensors", b"")
+    try:
+        weights = st_load(raw)
+    except Exception as err:
+        raise fail(f"the file is truncated or corrupted ({err})") from None
+    _assign(model, weights, fail)

@@ -1,0 +1,167 @@
+"""`Sequential`: a plain stack of layers, each feeding the next (Keras' `Sequential`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from gated.layers.base import KerasTensor, Layer, format_shape
+from gated.layers.core import InputLayer
+from gated.models.model import Model
+
+
+class Sequential(Model):
+    """A linear stack of layers.
+
+    Args:
+        layers: Optional list of layers; an `Input(shape=...)` may come first.
+        name: Model name (default `'sequential'`, numbered like Keras).
+
+    The model is built (weights created, `summary()` available) as soon as the input shape is
+    known: from `Input(...)`, from `input_shape=` on the first layer, or on the first call.
+
+    Example:
+        >>> model = Sequential()
+        >>> model.add(LSTM(50, activation="relu", input_shape=(100, 1)))
+        >>> model.add(Dense(1))
+        >>> model.compile(optimizer="adam", loss="mean_squared_error")
+    """
+
+    def __init__(self, layers: list | None = None, name: str | None = None,
+                 **kwargs: Any) -> None:
+        from gated.layers.base import unique_name
+
+        super().__init__(name=name or unique_name("sequential"), **kwargs)
+        self._layers: list[Layer] = []
+        self._input_shape: tuple | None = None
+        for layer in layers or []:
+            self.add(layer)
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def add(self, layer: Any) -> None:
+        """Append a layer (or an `Input(...)` as the first entry)."""
+        if isinstance(layer, KerasTensor):
+            if not isinstance(layer.node.layer, InputLayer):
+                raise ValueError("Sequential.add() accepts Input(...) tensors only as inputs; "
+                                 f"received {layer!r}.")
+            if self._layers or self._input_shape is not None:
+                raise ValueError("Input(...) must be the first entry of a Sequential model.")
+            self._input_shape = layer.shape
+            return
+        if isinstance(layer, InputLayer):
+            self._input_shape = layer._build_input_shape
+            return
+        if not isinstance(layer, torch.nn.Module):
+            raise TypeError(
+                "Sequential.add() expects a layer (a gated.layers.Layer or torch.nn.Module), "
+                f"received {type(layer).__name__}: {layer!r}."
+            )
+        if isinstance(layer, Layer) and layer.name in {existing.name for existing in self._layers}:
+            raise ValueError(
+                f"All layers of a Sequential model need unique names; '{layer.name}' is "
+                "already used."
+            )
+        if not self._layers and self._input_shape is None \
+                and getattr(layer, "_batch_input_shape", None) is not None:
+            self._input_shape = layer._batch_input_shape
+        self._layers.append(layer)
+        self.add_module(layer.name if isinstance(layer, Layer) else f"module_{len(self._layers)}",
+                        layer)
+        if self._input_shape is not None:
+            self._build_layers(self._input_shape)
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not self._layers:
+            raise ValueError("There are no layers in the model to pop.")
+        layer = self._layers.pop()
+        delattr(self, layer.name if isinstance(layer, Layer) else f"module_{len(self._layers)+1}")
+        return layer
+
+    def _build_layers(self, input_shape: tuple) -> None:
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            if isinstance(layer, Layer):
+                layer._maybe_build(shape)
+                layer._check_input(shape)
+                shape = layer.compute_output_shape(shape)
+                if isinstance(shape, list):
+                    shape = shape[0]
+            else:
+                shape = None
+                break
+        self._build_input_shape = tuple(input_shape)
+        self.built = True
+        self._output_shape = shape
+
+    def build(self, input_shape: tuple | None = None) -> None:
+        """Create all weights for inputs of `input_shape` (batch axis included)."""
+        if input_shape is None:
+            input_shape = self._input_shape
+        if input_shape is None:
+            raise ValueError("Sequential.build() needs input_shape, e.g. (None, 100, 1).")
+        self._input_shape = tuple(input_shape)
+        self._build_layers(self._input_shape)
+
+    def _maybe_build(self, input_shape: tuple) -> None:
+        if not self.built:
+            shape = tuple(input_shape) if self._input_shape is None else self._input_shape
+            if self._input_shape is None:
+                shape = (None, *shape[1:])
+            self.build(shape)
+
+    def _check_input(self, shape: tuple) -> None:
+        if self._input_shape is None:
+            return
+        expected = self._input_shape
+        ok = len(shape) == len(expected) and all(
+            e is None or e == s for e, s in zip(expected[1:], shape[1:], strict=True)
+        )
+        if not ok:
+            first = self._layers[0] if self._layers else None
+            if isinstance(first, Layer) and len(shape) != len(expected):
+                first._check_rank(tuple(shape))
+            raise ValueError(
+                f"Input to model '{self.name}' has the wrong shape: expected "
+                f"{format_shape(expected)}, received {format_shape(tuple(shape))}."
+            )
+
+    def compute_output_shape(self, input_shape: tuple) -> Any:
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def forward(self, inputs: torch.Tensor, training: bool = False, mask: Any = None) -> Any:
+        x = inputs
+        for layer in self._layers:
+            if isinstance(layer, Layer):
+                x = layer(x, training=training) if layer._call_takes_training else layer(x)
+            else:
+                x = layer(x)
+        return x
+
+    def get_config(self) -> dict:
+        from gated.layers.serialization import serialize
+
+        config: dict[str, Any] = {"name": self.name,
+                                  "layers": [serialize(layer) for layer in self._layers]}
+        if self._input_shape is not None:
+            config["build_input_shape"] = list(self._input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Sequential:
+        from gated.layers.serialization import deserialize
+
+        model = cls(name=config.get("name"))
+        if config.get("build_input_shape") is not None:
+            model._input_shape = tuple(config["build_input_shape"])
+        for layer_config in config["layers"]:
+            layer_config = {**layer_config, "config": dict(layer_config["config"])}
+            model.add(deserialize(layer_config, custom_objects))
+        return model
