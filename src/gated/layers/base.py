@@ -150,6 +150,23 @@ class Layer(nn.Module):
     input_ndim: int | None = None
     min_ndim: int | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Keras semantics: calling `layer.build(shape)` yourself also marks the layer built.
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_marks_built", False):
+            def wrapped(self, input_shape=None, _build=build):
+                if input_shape is not None and not isinstance(input_shape, tuple):
+                    input_shape = tuple(input_shape)
+                _build(self, input_shape)
+                self.built = True
+                if input_shape is not None:
+                    self._build_input_shape = input_shape
+
+            wrapped._marks_built = True
+            wrapped.__doc__ = build.__doc__
+            cls.build = wrapped
+
     def __init__(self, name: str | None = None, trainable: bool = True, dtype: Any = None,
                  input_shape: Any = None, batch_input_shape: Any = None,
                  batch_size: int | None = None, input_dim: int | None = None,
@@ -345,6 +362,11 @@ class Layer(nn.Module):
 
     def set_weights(self, weights: list) -> None:
         """Set weights from arrays in the order and shapes of `get_weights()`."""
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' is not built yet, so it has no weights to set: call it on "
+                "data or `build(input_shape)` first."
+            )
         params = list(self.parameters())
         if len(weights) != len(params):
             raise ValueError(
