@@ -19,6 +19,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,18 @@ def atomic_write(path: str | os.PathLike, write: Any, overwrite: bool = True) ->
 
 
 def _state_tensors(model: Any) -> dict[str, torch.Tensor]:
-    return {name: p.detach().cpu().contiguous() for name, p in model.named_parameters()}
+    """Parameters keyed `"00003:lstm.cell.kernel"`: position (Keras order) and module path."""
+    return {f"{k:05d}:{name}": p.detach().cpu().contiguous()
+            for k, (name, p) in enumerate(model.named_parameters())}
+
+
+def _ordered(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Undo `_state_tensors`' keys: module path -> tensor, in saved (Keras) order."""
+    out = {}
+    for key in sorted(weights):
+        _, _, name = key.partition(":")
+        out[name or key] = weights[key]
+    return out
 
 
 def _compile_config(model: Any) -> dict | None:
@@ -121,7 +133,7 @@ def _read_zip(filepath: Path) -> dict[str, bytes]:
             if bad is not None:
                 raise ValueError(f"member '{bad}' is corrupted (CRC mismatch)")
             return {name: zf.read(name) for name in zf.namelist()}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as err:
         raise ValueError(
             f"Cannot load the model file '{filepath}': it is truncated or corrupted, or not a "
             f"gated model file ({err})."
@@ -189,18 +201,25 @@ def _build_from_config(config: dict, custom_objects: dict | None, fail: Any) -> 
 
 
 def _assign(model: Any, weights: dict[str, torch.Tensor], fail: Any) -> None:
+    """Copy `weights` into the model: by parameter name when the names match (a model rebuilt
+    from its config), else by position (a separately built model of the same architecture,
+    whose auto-numbered layer names differ), as Keras' `load_weights` does."""
     params = dict(model.named_parameters())
-    missing = sorted(set(params) - set(weights))
-    unexpected = sorted(set(weights) - set(params))
-    if missing or unexpected:
-        raise fail(f"weights do not match the model (missing {missing}, unexpected "
-                   f"{unexpected})")
+    weights = _ordered(weights)
+    if set(params) == set(weights):
+        pairs = [(name, p, weights[name]) for name, p in params.items()]
+    else:
+        saved = list(weights.items())
+        if len(saved) != len(params):
+            raise fail(f"the file holds {len(saved)} weights, the model has {len(params)}")
+        pairs = [(f"{name} (saved as {saved_name})", p, w)
+                 for (name, p), (saved_name, w) in zip(params.items(), saved, strict=True)]
+    for name, p, w in pairs:
+        if tuple(w.shape) != tuple(p.shape):
+            raise fail(f"weight '{name}' has shape {tuple(w.shape)}, the model expects "
+                       f"{tuple(p.shape)}")
     with torch.no_grad():
-        for name, p in params.items():
-            w = weights[name]
-            if tuple(w.shape) != tuple(p.shape):
-                raise fail(f"weight '{name}' has shape {tuple(w.shape)}, the model expects "
-                           f"{tuple(p.shape)}")
+        for _, p, w in pairs:
             p.copy_(w.to(p.dtype))
 
 
