@@ -337,7 +337,11 @@ class LayerNormalization(Layer):
 
 
 class _Merge(Layer):
-    """Base of the layers that merge a list of same-shape tensors."""
+    """Base of the layers that merge a list of same-shape tensors (no weights)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.built = True
 
     def _to_tensor(self, x: Any) -> Any:
         return x

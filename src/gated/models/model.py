@@ -175,9 +175,8 @@ class Model(Layer):
     def _ensure_built(self, x: Any) -> None:
         if self.built and all(getattr(layer, "built", True) for layer in self.layers):
             return
-        first = x[0] if isinstance(x, list) else x
         with torch.no_grad():
-            self(first[:1])
+            self([t[:1] for t in x] if isinstance(x, list) else x[:1])
 
     # ------------------------------------------------------------------ steps
     def _compute_loss(self, y: torch.Tensor, y_pred: Any,
