@@ -21,6 +21,7 @@ from gated.layers import (
     TimeDistributed,
 )
 from gated.models import Model, Sequential
+from gated.optimizers import Adam
 
 
 def seed_model():
@@ -44,15 +45,15 @@ def test_seed_example_summary(capsys):
 
 def test_seed_example_trains_and_predicts_numpy():
     torch.manual_seed(0)
-    t = np.arange(400 + 20) * 0.3
+    t = np.arange(160 + 10) * 0.3
     series = np.sin(t)
-    x = np.stack([series[i:i + 20] for i in range(400)])[..., None]
-    y = series[20:420][:, None]
-    model = Sequential([LSTM(16, input_shape=(20, 1)), Dense(1)])
-    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
-    history = model.fit(x, y, epochs=8, batch_size=32, verbose=0, validation_split=0.1)
+    x = np.stack([series[i:i + 10] for i in range(160)])[..., None]
+    y = series[10:170][:, None]
+    model = Sequential([LSTM(16, input_shape=(10, 1)), Dense(1)])
+    model.compile(optimizer=Adam(learning_rate=0.01), loss="mse", metrics=["mae"])
+    history = model.fit(x, y, epochs=6, batch_size=16, verbose=0, validation_split=0.1)
     assert set(history.history) == {"loss", "mae", "val_loss", "val_mae"}
-    assert len(history.history["loss"]) == 8
+    assert len(history.history["loss"]) == 6
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     pred = model.predict(x[:7])
     assert isinstance(pred, np.ndarray) and pred.shape == (7, 1) and pred.dtype == np.float32

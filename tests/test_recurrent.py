@@ -106,7 +106,7 @@ def test_stateful_batch_size_change_is_explained():
 
 def test_recurrent_dropout_one_mask_per_sequence_and_none_at_inference(monkeypatch):
     """Observe the recurrent input h_{t-1} that reaches the recurrent product at each step."""
-    layer = LSTM(64, recurrent_dropout=0.5, dropout=0.5)
+    layer = LSTM(64, recurrent_dropout=0.5, dropout=0.5, engine="reference")
     x = torch.randn(4, 6, 3)
     seen_masks = []
     cell = layer.cell
@@ -132,6 +132,22 @@ def test_recurrent_dropout_one_mask_per_sequence_and_none_at_inference(monkeypat
     y1, y2 = layer(x), layer(x)  # inference: deterministic, no mask at all
     assert all(m is None for m in seen_masks)
     assert torch.equal(y1, y2)
+
+
+def test_recurrent_dropout_same_numbers_on_every_engine():
+    """The fast engines apply the same per-sequence masks: same seed, same training output."""
+    ref = LSTM(8, recurrent_dropout=0.3, dropout=0.2, engine="reference", dtype="float64")
+    auto = LSTM(8, recurrent_dropout=0.3, dropout=0.2, dtype="float64")
+    x = torch.randn(3, 5, 2, dtype=torch.float64)
+    ref.build(x.shape)
+    auto.build(x.shape)
+    auto.set_weights(ref.get_weights())
+    torch.manual_seed(7)
+    y_ref = ref(x, training=True)
+    torch.manual_seed(7)
+    y_auto = auto(x, training=True)
+    torch.testing.assert_close(y_auto, y_ref, rtol=0, atol=1e-10)
+    assert not torch.allclose(y_ref, ref(x))  # dropout did change the training output
 
 
 @pytest.mark.parametrize("make", LAYERS)

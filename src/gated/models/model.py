@@ -297,13 +297,12 @@ class Model(Layer):
         if steps_per_epoch is not None:
             steps = min(steps, _check_int(steps_per_epoch, "steps_per_epoch", "fit", 1))
         self._build_optimizer()
-        history = callbacks_module.History()
-        cbs = [history]
-        if verbose:
-            cbs.append(callbacks_module.ProgbarLogger())
-        cbs.extend(callbacks or [])
-        cb = callbacks_module.CallbackList(cbs, model=self, epochs=epochs, steps=steps,
+        # Keras order: the user's callbacks first (they may add e.g. `learning_rate` to the
+        # logs), then History and the progress bar, which read the logs.
+        cb = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose > 0,
+                                           model=self, epochs=epochs, steps=steps,
                                            verbose=verbose)
+        history = cb.history
         device = self.device
         self.stop_training = False
         cb.on_train_begin()

@@ -73,9 +73,14 @@ def _compile_config(model: Any) -> dict | None:
         return None
     from gated.training import losses
 
+    from gated.training.optimizers import TorchOptimizer
+
     opt = model.optimizer
+    # A raw torch.optim optimizer has no config without its parameters: not restorable.
+    opt_config = None if isinstance(opt, TorchOptimizer) else {
+        "class_name": type(opt).__name__, "config": opt.get_config()}
     config: dict[str, Any] = {
-        "optimizer": {"class_name": type(opt).__name__, "config": opt.get_config()},
+        "optimizer": opt_config,
         "loss": None,
         "metrics": list(getattr(model, "_metric_identifiers", [])),
     }
@@ -107,7 +112,9 @@ def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True) 
     weights = st_save(_state_tensors(model))
     opt_blob = opt_meta = None
     opt = getattr(model, "optimizer", None)
-    if opt is not None and getattr(opt, "built", False):
+    compile_config = config["compile_config"]
+    if opt is not None and getattr(opt, "built", False) and compile_config \
+            and compile_config["optimizer"] is not None:
         tensors, meta = opt.state_tensors()
         opt_blob = st_save({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
         opt_meta = meta
@@ -227,20 +234,22 @@ def _restore_compile(model: Any, cfg: dict, members: dict[str, bytes], fail: Any
     from gated.training import losses
     from gated.training import optimizers as optimizers_module
 
-    opt_cfg = cfg["optimizer"]
-    opt_cls = getattr(optimizers_module, opt_cfg["class_name"], None)
-    if opt_cls is None:
-        raise fail(f"unknown optimizer class {opt_cfg['class_name']!r}")
-    optimizer = opt_cls.from_config(opt_cfg["config"])
-    loss = losses.deserialize(cfg["loss"]) if cfg.get("loss") else None
-    if loss is None:
-        import warnings
+    import warnings
 
+    opt_cfg = cfg["optimizer"]
+    loss = losses.deserialize(cfg["loss"]) if cfg.get("loss") else None
+    if opt_cfg is None or loss is None:
         warnings.warn(
-            f"The loss of the saved model could not be restored (a custom callable?); "
-            "compile() the loaded model again before training it.",
+            "The saved model was compiled with a custom loss or a raw torch.optim optimizer, "
+            "which cannot be restored from the file; compile() the loaded model again before "
+            "training it.",
             stacklevel=3,
         )
+        return
+    try:
+        optimizer = optimizers_module.deserialize(opt_cfg)
+    except ValueError as err:
+        raise fail(f"unknown optimizer in the compile config ({err})") from None
     model.compile(optimizer=optimizer, loss=loss, metrics=cfg.get("metrics") or None)
     if "optimizer.safetensors" in members:
         try:
