@@ -130,7 +130,8 @@ class Model(Layer):
             loss_weights, weighted_metrics, run_eagerly, jit_compile, steps_per_execution:
                 accepted for Keras compatibility (the model always runs eagerly).
         """
-        from gated.training import losses, metrics as metrics_module, optimizers
+        from gated.training import losses, optimizers
+        from gated.training import metrics as metrics_module
 
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss) if loss is not None else None

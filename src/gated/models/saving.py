@@ -72,7 +72,6 @@ def _compile_config(model: Any) -> dict | None:
     if not getattr(model, "compiled", False):
         return None
     from gated.training import losses
-
     from gated.training.optimizers import TorchOptimizer
 
     opt = model.optimizer
@@ -231,10 +230,10 @@ def _assign(model: Any, weights: dict[str, torch.Tensor], fail: Any) -> None:
 
 
 def _restore_compile(model: Any, cfg: dict, members: dict[str, bytes], fail: Any) -> None:
+    import warnings
+
     from gated.training import losses
     from gated.training import optimizers as optimizers_module
-
-    import warnings
 
     opt_cfg = cfg["optimizer"]
     loss = losses.deserialize(cfg["loss"]) if cfg.get("loss") else None
