@@ -4,6 +4,19 @@
     from gated.layers import LSTM, Dense
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from gated import layers, models  # noqa: E402,F401  (Keras-style `gated.layers.LSTM`)
+_SUBMODULES = {"activations", "callbacks", "cells", "data", "engine", "initializers", "layers",
+               "losses", "metrics", "models", "optimizers", "regularizers", "training", "viz"}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so `gated --help` and `gated.data` do not pay for importing torch.
+    if name in _SUBMODULES:
+        return importlib.import_module(f"gated.{name}")
+    raise AttributeError(f"module 'gated' has no attribute '{name}'")

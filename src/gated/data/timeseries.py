@@ -1,0 +1,560 @@
+"""Time-series utilities: sliding windows, scalers, chronological splits, baselines, metrics.
+
+Everything here takes NumPy arrays (or anything `np.asarray` accepts) and returns NumPy
+arrays; nothing needs torch. Time is always axis 0 of a series.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "make_windows",
+    "MinMaxScaler",
+    "StandardScaler",
+    "train_test_split_series",
+    "timeseries_dataset_from_array",
+    "naive_forecast",
+    "seasonal_naive_forecast",
+    "mae",
+    "rmse",
+]
+
+
+def _as_float_array(values: Any, name: str) -> np.ndarray:
+    """Converts to a floating array: float dtypes are kept, other numbers become float32."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"`{name}` must be array-like of numbers; received {type(values).__name__}."
+        ) from error
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+    ):
+        raise TypeError(f"`{name}` must contain numbers; received an array of dtype {array.dtype}.")
+    if not np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float32)
+    return array
+
+
+def _check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer; received {value!r}.")
+    return int(value)
+
+
+def make_windows(
+    series: Any,
+    window: int,
+    horizon: int = 1,
+    stride: int = 1,
+    target_columns: int | Sequence[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cuts a series into (input window, following values) pairs for supervised training.
+
+    Window `i` is `series[i * stride : i * stride + window]` and its target is the `horizon`
+    values that follow it, `series[i * stride + window : i * stride + window + horizon]`.
+
+    Args:
+        series: array of shape `(timesteps,)` or `(timesteps, features)`.
+        window: number of time steps in each input window.
+        horizon: number of future time steps to predict after each window.
+        stride: offset between the starts of consecutive windows.
+        target_columns: which feature columns form the target. `None` takes all of them;
+            an `int` takes one column; a list of ints takes those columns.
+
+    Returns:
+        Tuple `(x, y)`. `x` has shape `(n, window, features)` (a 1-D series counts as one
+        feature). `y` has shape `(n, horizon)` when there is a single target (1-D series, a
+        one-feature series with `target_columns=None`, or an `int` `target_columns`), and
+        `(n, horizon, targets)` otherwise. `n = (timesteps - window - horizon) // stride + 1`.
+
+    Example:
+
+    >>> x, y = make_windows(np.arange(6.0), window=3)
+    >>> x[:, :, 0]
+    array([[0., 1., 2.],
+           [1., 2., 3.],
+           [2., 3., 4.]])
+    >>> y
+    array([[3.],
+           [4.],
+           [5.]])
+    """
+    array = _as_float_array(series, "series")
+    if array.ndim not in (1, 2):
+        raise ValueError(
+            "`series` must have shape (timesteps,) or (timesteps, features); "
+            f"received shape {array.shape}."
+        )
+    window = _check_positive_int(window, "window")
+    horizon = _check_positive_int(horizon, "horizon")
+    stride = _check_positive_int(stride, "stride")
+    values = array[:, None] if array.ndim == 1 else array
+    timesteps, features = values.shape
+    if window + horizon > timesteps:
+        raise ValueError(
+            f"`window` + `horizon` must be at most the series length ({timesteps}); "
+            f"received window={window}, horizon={horizon} (sum {window + horizon})."
+        )
+
+    single_target: bool
+    if target_columns is None:
+        columns = list(range(features))
+        single_target = features == 1
+    elif isinstance(target_columns, (int, np.integer)) and not isinstance(target_columns, bool):
+        columns = [int(target_columns)]
+        single_target = True
+    else:
+        try:
+            columns = [int(c) for c in target_columns]  # type: ignore[union-attr]
+        except TypeError as error:
+            raise TypeError(
+                "`target_columns` must be None, an int or a sequence of ints; "
+                f"received {target_columns!r}."
+            ) from error
+        if not columns:
+            raise ValueError("`target_columns` must not be empty; received [].")
+        single_target = False
+    for column in columns:
+        if not -features <= column < features:
+            raise ValueError(
+                f"`target_columns` entries must be in [{-features}, {features - 1}] for a series "
+                f"with {features} features; received {target_columns!r}."
+            )
+
+    count = (timesteps - window - horizon) // stride + 1
+    starts = np.arange(count) * stride
+    x_index = starts[:, None] + np.arange(window)[None, :]
+    y_index = starts[:, None] + window + np.arange(horizon)[None, :]
+    x = values[x_index]  # (n, window, features), a copy
+    y = values[y_index][:, :, columns]  # (n, horizon, targets)
+    if single_target:
+        y = y[:, :, 0]
+    return x, y
+
+
+class _Scaler:
+    """Common plumbing of the feature-wise scalers (last axis = features)."""
+
+    _fitted_attributes: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.n_features_in_: int | None = None
+
+    def _prepare(self, data: Any, name: str = "data") -> tuple[np.ndarray, tuple[int, ...]]:
+        array = _as_float_array(data, name)
+        if array.ndim == 0:
+            raise ValueError(
+                f"`{name}` must be at least 1-D (a series or a (samples, features) array); "
+                "received a scalar."
+            )
+        if array.ndim == 1:
+            return array.reshape(-1, 1), array.shape
+        return array.reshape(-1, array.shape[-1]), array.shape
+
+    def _check_fitted(self, data_2d: np.ndarray, name: str) -> None:
+        if self.n_features_in_ is None:
+            raise RuntimeError(f"This {type(self).__name__} is not fitted yet; call `fit` first.")
+        if data_2d.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"`{name}` must have {self.n_features_in_} features (last axis) as seen in `fit`;"
+                f" received {data_2d.shape[1]}."
+            )
+
+    def fit_transform(self, data: Any) -> np.ndarray:
+        """Fits the scaler on `data` and returns the transformed `data`."""
+        return self.fit(data).transform(data)
+
+    def fit(self, data: Any) -> _Scaler:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def transform(self, data: Any) -> np.ndarray:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class MinMaxScaler(_Scaler):
+    """Scales each feature linearly to `feature_range`, as scikit-learn's `MinMaxScaler`.
+
+    `transform(x) = x * scale_ + min_` with `scale_ = (hi - lo) / (data_max_ - data_min_)`
+    and `min_ = lo - data_min_ * scale_`. A constant feature gets `scale_` computed as if its
+    range were 1, so it maps to `lo`. Works on 1-D arrays (one feature) and on N-D arrays whose
+    last axis is the features (e.g. windows of shape `(n, window, features)`).
+
+    Args:
+        feature_range: tuple `(lo, hi)` with `lo < hi`.
+
+    Example:
+
+    >>> scaler = MinMaxScaler()
+    >>> scaler.fit_transform(np.array([0.0, 5.0, 10.0]))
+    array([0. , 0.5, 1. ])
+    """
+
+    def __init__(self, feature_range: tuple[float, float] = (0.0, 1.0)) -> None:
+        super().__init__()
+        try:
+            lo, hi = (float(v) for v in feature_range)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"`feature_range` must be a pair (min, max); received {feature_range!r}."
+            ) from error
+        if not lo < hi:
+            raise ValueError(f"`feature_range` must satisfy min < max; received {feature_range!r}.")
+        self.feature_range = (lo, hi)
+        self.data_min_: np.ndarray | None = None
+        self.data_max_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+        self.min_: np.ndarray | None = None
+
+    def fit(self, data: Any) -> MinMaxScaler:
+        """Computes the per-feature minimum and maximum of `data`.
+
+        Args:
+            data: array of shape `(samples,)` or `(..., features)`.
+
+        Returns:
+            The scaler itself.
+        """
+        data_2d, _ = self._prepare(data)
+        if data_2d.shape[0] == 0:
+            raise ValueError("`data` must contain at least one sample; received an empty array.")
+        if not np.all(np.isfinite(data_2d)):
+            raise ValueError("`data` must be finite to fit a MinMaxScaler; it contains NaN/inf.")
+        lo, hi = self.feature_range
+        self.data_min_ = data_2d.min(axis=0).astype(np.float64)
+        self.data_max_ = data_2d.max(axis=0).astype(np.float64)
+        data_range = self.data_max_ - self.data_min_
+        data_range = np.where(data_range == 0.0, 1.0, data_range)
+        self.scale_ = (hi - lo) / data_range
+        self.min_ = lo - self.data_min_ * self.scale_
+        self.n_features_in_ = data_2d.shape[1]
+        return self
+
+    def transform(self, data: Any) -> np.ndarray:
+        """Scales `data` with the fitted statistics; returns an array of the same shape."""
+        data_2d, shape = self._prepare(data)
+        self._check_fitted(data_2d, "data")
+        out = data_2d * self.scale_ + self.min_
+        return out.astype(data_2d.dtype, copy=False).reshape(shape)
+
+    def inverse_transform(self, data: Any) -> np.ndarray:
+        """Undoes `transform`; returns an array of the same shape as `data`."""
+        data_2d, shape = self._prepare(data)
+        self._check_fitted(data_2d, "data")
+        out = (data_2d - self.min_) / self.scale_
+        return out.astype(data_2d.dtype, copy=False).reshape(shape)
+
+    def get_config(self) -> dict[str, Any]:
+        """Returns the constructor arguments (JSON-serializable)."""
+        return {"feature_range": list(self.feature_range)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> MinMaxScaler:
+        """Creates an (unfitted) scaler from `get_config()` output."""
+        return cls(feature_range=tuple(config.get("feature_range", (0.0, 1.0))))
+
+
+class StandardScaler(_Scaler):
+    """Standardizes each feature to zero mean and unit variance (population std, ddof=0).
+
+    A constant feature gets `scale_ = 1`, so it maps to 0. Works on 1-D arrays (one feature)
+    and on N-D arrays whose last axis is the features.
+
+    Example:
+
+    >>> StandardScaler().fit_transform(np.array([1.0, 3.0]))
+    array([-1.,  1.])
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mean_: np.ndarray | None = None
+        self.var_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+
+    def fit(self, data: Any) -> StandardScaler:
+        """Computes the per-feature mean and standard deviation of `data`.
+
+        Args:
+            data: array of shape `(samples,)` or `(..., features)`.
+
+        Returns:
+            The scaler itself.
+        """
+        data_2d, _ = self._prepare(data)
+        if data_2d.shape[0] == 0:
+            raise ValueError("`data` must contain at least one sample; received an empty array.")
+        if not np.all(np.isfinite(data_2d)):
+            raise ValueError("`data` must be finite to fit a StandardScaler; it contains NaN/inf.")
+        as64 = data_2d.astype(np.float64)
+        self.mean_ = as64.mean(axis=0)
+        self.var_ = as64.var(axis=0)
+        std = np.sqrt(self.var_)
+        self.scale_ = np.where(std == 0.0, 1.0, std)
+        self.n_features_in_ = data_2d.shape[1]
+        return self
+
+    def transform(self, data: Any) -> np.ndarray:
+        """Standardizes `data`; returns an array of the same shape."""
+        data_2d, shape = self._prepare(data)
+        self._check_fitted(data_2d, "data")
+        out = (data_2d - self.mean_) / self.scale_
+        return out.astype(data_2d.dtype, copy=False).reshape(shape)
+
+    def inverse_transform(self, data: Any) -> np.ndarray:
+        """Undoes `transform`; returns an array of the same shape as `data`."""
+        data_2d, shape = self._prepare(data)
+        self._check_fitted(data_2d, "data")
+        out = data_2d * self.scale_ + self.mean_
+        return out.astype(data_2d.dtype, copy=False).reshape(shape)
+
+    def get_config(self) -> dict[str, Any]:
+        """Returns the constructor arguments (none)."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> StandardScaler:
+        """Creates an (unfitted) scaler from `get_config()` output."""
+        return cls()
+
+
+def train_test_split_series(series: Any, test_size: float | int) -> tuple[np.ndarray, np.ndarray]:
+    """Splits a series chronologically: the test part is the end of the series (no shuffling).
+
+    Args:
+        series: array whose axis 0 is time.
+        test_size: a float in (0, 1) is the fraction of time steps that go to the test part
+            (rounded up, as scikit-learn); an int is the number of test time steps.
+
+    Returns:
+        Tuple `(train, test)`, views of `series[:-k]` and `series[-k:]`.
+
+    Example:
+
+    >>> train, test = train_test_split_series(np.arange(10), test_size=0.2)
+    >>> train.tolist(), test.tolist()
+    ([0, 1, 2, 3, 4, 5, 6, 7], [8, 9])
+    """
+    array = np.asarray(series)
+    if array.ndim == 0:
+        raise ValueError("`series` must be at least 1-D; received a scalar.")
+    n = array.shape[0]
+    if isinstance(test_size, bool):
+        raise TypeError(f"`test_size` must be a float or an int; received {test_size!r}.")
+    if isinstance(test_size, (int, np.integer)):
+        k = int(test_size)
+        if not 1 <= k < n:
+            raise ValueError(
+                f"`test_size` as an int must be in [1, {n - 1}] for a series of length {n}; "
+                f"received {k}."
+            )
+    elif isinstance(test_size, (float, np.floating)):
+        if not 0.0 < test_size < 1.0:
+            raise ValueError(f"`test_size` as a float must be in (0, 1); received {test_size}.")
+        k = math.ceil(test_size * n)
+        if not 1 <= k < n:
+            raise ValueError(
+                f"`test_size`={test_size} leaves an empty train or test part for a series of "
+                f"length {n}."
+            )
+    else:
+        raise TypeError(f"`test_size` must be a float or an int; received {test_size!r}.")
+    return array[: n - k], array[n - k :]
+
+
+def timeseries_dataset_from_array(
+    data: Any,
+    targets: Any,
+    sequence_length: int,
+    sequence_stride: int = 1,
+    sampling_rate: int = 1,
+    batch_size: int | None = None,
+    shuffle: bool = False,
+    seed: int | None = None,
+    start_index: int | None = None,
+    end_index: int | None = None,
+) -> Any:
+    """NumPy version of `keras.utils.timeseries_dataset_from_array`.
+
+    Sequence `i` is `data[s + p_i : s + p_i + sequence_length * sampling_rate : sampling_rate]`
+    with `s = start_index` and `p_i = i * sequence_stride`; its target is `targets[s + p_i]`,
+    so `targets[j]` is the target of the window that starts at `j` (pass a shifted array to
+    predict the value after the window, as in Keras).
+
+    Args:
+        data: array of shape `(timesteps, ...)`.
+        targets: array with the same length as `data`, or `None` for inputs only.
+        sequence_length: number of time steps in each output sequence.
+        sequence_stride: offset between the starts of consecutive sequences.
+        sampling_rate: step between successive time steps within a sequence.
+        batch_size: `None` returns whole arrays; an int returns a list of batches.
+        shuffle: whether to shuffle the order of the sequences.
+        seed: seed of the shuffle.
+        start_index: first time step of `data` to use (inclusive). Default 0.
+        end_index: last time step of `data` to use (exclusive). Default `len(data)`.
+
+    Returns:
+        With `targets`: `(x, y)` arrays, or a list of `(x_batch, y_batch)` tuples when
+        `batch_size` is given. Without `targets`: `x`, or a list of `x_batch`.
+        `x` has shape `(n, sequence_length, ...)`.
+
+    Example:
+
+    >>> x, y = timeseries_dataset_from_array(np.arange(10), np.arange(10)[3:], 3)
+    >>> x[0].tolist(), int(y[0])
+    ([0, 1, 2], 3)
+    """
+    array = np.asarray(data)
+    if array.ndim == 0:
+        raise ValueError("`data` must be at least 1-D (time first); received a scalar.")
+    length = array.shape[0]
+    sequence_length = _check_positive_int(sequence_length, "sequence_length")
+    sequence_stride = _check_positive_int(sequence_stride, "sequence_stride")
+    sampling_rate = _check_positive_int(sampling_rate, "sampling_rate")
+    if batch_size is not None:
+        batch_size = _check_positive_int(batch_size, "batch_size")
+    start = 0 if start_index is None else int(start_index)
+    end = length if end_index is None else int(end_index)
+    if not 0 <= start < length:
+        raise ValueError(f"`start_index` must be in [0, {length - 1}]; received {start_index}.")
+    if not start < end <= length:
+        raise ValueError(
+            f"`end_index` must be in [{start + 1}, {length}] (after `start_index`, at most "
+            f"len(data)); received {end_index}."
+        )
+    target_array = None
+    if targets is not None:
+        target_array = np.asarray(targets)
+        if target_array.ndim == 0:
+            raise ValueError("`targets` must be at least 1-D; received a scalar.")
+
+    span = (sequence_length - 1) * sampling_rate
+    num_sequences = end - start - span
+    if target_array is not None:
+        num_sequences = min(num_sequences, target_array.shape[0] - start)
+    if num_sequences <= 0:
+        raise ValueError(
+            f"`sequence_length`={sequence_length} with `sampling_rate`={sampling_rate} spans "
+            f"{span + 1} time steps, more than the {end - start} available between "
+            "`start_index` and `end_index` (or in `targets`)."
+        )
+    positions = np.arange(0, num_sequences, sequence_stride)
+    if shuffle:
+        np.random.default_rng(seed).shuffle(positions)
+    index = start + positions[:, None] + np.arange(0, span + 1, sampling_rate)[None, :]
+    x = array[index]
+    y = None if target_array is None else target_array[start + positions]
+    if batch_size is None:
+        return x if y is None else (x, y)
+    batches: list[Any] = []
+    for offset in range(0, len(positions), batch_size):
+        part = slice(offset, offset + batch_size)
+        batches.append(x[part] if y is None else (x[part], y[part]))
+    return batches
+
+
+def naive_forecast(history_windows: Any) -> np.ndarray:
+    """Naive (persistence) forecast: each window's last value predicts the next one.
+
+    Args:
+        history_windows: array of shape `(n, window)` or `(n, window, features)`.
+
+    Returns:
+        Array of shape `(n,)` or `(n, features)`: `history_windows[:, -1]`.
+
+    Example:
+
+    >>> naive_forecast(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([2., 4.])
+    """
+    windows = np.asarray(history_windows)
+    if windows.ndim not in (2, 3) or windows.shape[1] == 0:
+        raise ValueError(
+            "`history_windows` must have shape (n, window) or (n, window, features) with "
+            f"window >= 1; received shape {windows.shape}."
+        )
+    return windows[:, -1].copy()
+
+
+def seasonal_naive_forecast(series: Any, season: int, start: int, stop: int) -> np.ndarray:
+    """Seasonal naive forecast: the value one season ago predicts time step `t`.
+
+    Args:
+        series: array whose axis 0 is time.
+        season: season length in time steps (e.g. 11 for the yearly sunspot cycle).
+        start: first time step to forecast (inclusive); must be `>= season`.
+        stop: last time step to forecast (exclusive); at most `len(series) + season`.
+
+    Returns:
+        `series[start - season : stop - season]`, the forecasts of time steps `start..stop-1`.
+
+    Example:
+
+    >>> seasonal_naive_forecast(np.arange(10.0), season=4, start=6, stop=8)
+    array([2., 3.])
+    """
+    array = np.asarray(series)
+    if array.ndim == 0:
+        raise ValueError("`series` must be at least 1-D (time first); received a scalar.")
+    season = _check_positive_int(season, "season")
+    n = array.shape[0]
+    if not season <= start:
+        raise ValueError(
+            f"`start` must be >= `season` ({season}) so that a value one season earlier "
+            f"exists; received start={start}."
+        )
+    if not start < stop <= n + season:
+        raise ValueError(
+            f"`stop` must be in [{start + 1}, {n + season}] (after `start`, at most "
+            f"len(series) + season); received stop={stop}."
+        )
+    return array[start - season : stop - season].copy()
+
+
+def _paired(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    true = np.asarray(y_true, dtype=np.float64)
+    pred = np.asarray(y_pred, dtype=np.float64)
+    if true.shape != pred.shape:
+        if true.size == pred.size and np.squeeze(true).shape == np.squeeze(pred).shape:
+            true, pred = np.squeeze(true), np.squeeze(pred)
+        else:
+            raise ValueError(
+                f"`y_pred` must have the shape of `y_true` {true.shape}; received {pred.shape}."
+            )
+    if true.size == 0:
+        raise ValueError("`y_true` and `y_pred` must not be empty.")
+    return true, pred
+
+
+def mae(y_true: Any, y_pred: Any) -> float:
+    """Mean absolute error over all elements.
+
+    Shapes must match, except for size-1 axes (`(n,)` vs `(n, 1)` is accepted).
+
+    Example:
+
+    >>> mae([1.0, 2.0], [2.0, 4.0])
+    1.5
+    """
+    true, pred = _paired(y_true, y_pred)
+    return float(np.mean(np.abs(true - pred)))
+
+
+def rmse(y_true: Any, y_pred: Any) -> float:
+    """Root mean squared error over all elements.
+
+    Shapes must match, except for size-1 axes (`(n,)` vs `(n, 1)` is accepted).
+
+    Example:
+
+    >>> rmse([0.0, 0.0], [3.0, 4.0])
+    3.5355339059327378
+    """
+    true, pred = _paired(y_true, y_pred)
+    return float(np.sqrt(np.mean((true - pred) ** 2)))

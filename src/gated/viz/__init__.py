@@ -1,0 +1,5 @@
+"""Plots of training histories, forecasts and gate activations (needs `gated[plot]`)."""
+
+from gated.viz.plots import plot_forecast, plot_gates, plot_history
+
+__all__ = ["plot_forecast", "plot_gates", "plot_history"]
