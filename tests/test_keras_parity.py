@@ -23,6 +23,18 @@ if keras.backend.backend() != "torch":  # keras was imported earlier with anothe
 B, T, D, U = 3, 7, 4, 5
 TOL = 1e-5
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Tiny tensors: intra-op threads only add synchronisation on a busy machine.
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 LAYERS = {
     "lstm": (lambda **kw: keras.layers.LSTM(U, **kw), lambda **kw: gl.LSTM(U, **kw)),
     "gru_reset_after": (lambda **kw: keras.layers.GRU(U, **kw), lambda **kw: gl.GRU(U, **kw)),
@@ -89,14 +101,8 @@ def test_same_weights_same_outputs(name, direction):
     _compare(k_layer(x), g_layer(x))
 
 
-BIDIRECTIONAL_MASK_BUG = pytest.mark.xfail(
-    strict=True, reason="gated.layers.Bidirectional keeps the previous output at masked steps; "
-    "Keras 3 forces zero_output_for_mask=return_sequences on both directions "
-    "(keras/src/layers/rnn/bidirectional.py). Remove this marker with the wrappers.py fix.")
 MASK_CASES = [
-    pytest.param(name, seq, id=f"{name}-{'sequences' if seq else 'last'}",
-                 marks=[BIDIRECTIONAL_MASK_BUG] if seq and name.startswith("bidirectional")
-                 else [])
+    pytest.param(name, seq, id=f"{name}-{'sequences' if seq else 'last'}")
     for name in LAYERS for seq in (True, False)
 ]
 

@@ -110,7 +110,9 @@ def run_onnx(w, r, b, p, x, h0, c0, *, input_forget: bool = False, direction: st
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)],
                               ir_version=8)  # opset 14 needs IR >= 7; older runtimes stop at 13
     onnx.checker.check_model(model)
-    session = ort.InferenceSession(model.SerializeToString(),
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # tiny graphs; the test machines have 2 shared cores
+    session = ort.InferenceSession(model.SerializeToString(), options,
                                    providers=["CPUExecutionProvider"])
     y, y_h, y_c = session.run(None, feeds)
     # Y (seq, num_dir, batch, hidden) -> (batch, seq, num_dir, hidden)

@@ -136,7 +136,8 @@ class Layer(nn.Module):
         name: Layer name; Keras-style auto name from the class when omitted.
         trainable: Whether the weights are updated by `fit`.
         dtype: Parameter dtype, `'float32'` (default) or `'float64'`, or a torch.dtype.
-        input_shape: Shape of one sample (no batch axis); builds the layer at once.
+        input_shape: Shape of one sample (no batch axis). As in Keras, a `Sequential` model
+            whose first layer has it is built at once; a layer alone builds on first call.
         batch_input_shape / batch_size: Keras' batch-inclusive variants.
         input_dim: Shortcut for `input_shape=(input_dim,)` (Dense, Embedding).
 

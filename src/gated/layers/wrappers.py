@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -28,7 +29,7 @@ class Bidirectional(Layer):
 
     def __init__(self, layer: Layer, merge_mode: str | None = "concat",
                  backward_layer: Layer | None = None, **kwargs: Any) -> None:
-        from gated.layers.recurrent import RNN
+        from gated.layers.recurrent import RNN, _UserCell
         from gated.layers.serialization import deserialize, serialize
 
         if not isinstance(layer, RNN):
@@ -44,7 +45,12 @@ class Bidirectional(Layer):
         if layer._batch_input_shape is not None:
             kwargs.setdefault("batch_input_shape", layer._batch_input_shape)
         super().__init__(**kwargs)
-        if backward_layer is None:
+        if backward_layer is None and any(isinstance(m, _UserCell) for m in layer.modules()):
+            # A user cell has no config to rebuild it from: copy the layer (weights too).
+            backward_layer = copy.deepcopy(layer)
+            backward_layer.go_backwards = not layer.go_backwards
+            backward_layer.name = f"backward_{layer.name}"
+        elif backward_layer is None:
             config = serialize(layer)
             config["config"]["go_backwards"] = not layer.go_backwards
             config["config"]["name"] = f"backward_{layer.name}"
@@ -57,6 +63,10 @@ class Bidirectional(Layer):
             )
         self.forward_layer = layer
         self.backward_layer = backward_layer
+        # Keras 3: when returning sequences, masked steps output zeros in both directions,
+        # whatever the wrapped layers' own zero_output_for_mask.
+        for sub in (self.forward_layer, self.backward_layer):
+            sub.zero_output_for_mask = sub.return_sequences
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
