@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from gated.layer import _NAME_COUNTS
 from gated.layers import GRU, LSTM, RNN, Bidirectional, Embedding, Masking, SimpleRNN
-from gated.layers.base import _NAME_COUNTS
 
 LAYERS = [
     lambda **kw: LSTM(6, **kw),

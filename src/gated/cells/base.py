@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from gated import initializers, regularizers
-from gated.layers.base import Layer, check_positive_int, check_rate
+from gated.layer import Layer, check_positive_int, check_rate
 
 State = tuple[torch.Tensor, ...]
 

@@ -57,7 +57,7 @@ import torch.nn.functional as F
 
 from gated import activations
 from gated.cells.base import RNNCell, State
-from gated.layers.base import check_positive_int, check_rate
+from gated.layer import check_positive_int, check_rate
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "keras": {},

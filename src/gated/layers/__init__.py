@@ -1,7 +1,7 @@
 """Keras-style layers. `from gated.layers import LSTM, Dense` as from `keras.layers`."""
 
 from gated.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
-from gated.layers.base import KerasTensor, Layer
+from gated.layer import KerasTensor, Layer
 from gated.layers.core import (
     Activation,
     Add,

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from gated import activations, initializers, regularizers
-from gated.layers.base import (
+from gated.layer import (
     KerasTensor,
     Layer,
     Node,

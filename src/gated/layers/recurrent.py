@@ -15,7 +15,7 @@ import torch
 
 from gated import engine as engines
 from gated.cells import GRUCell, LSTMCell, RNNCell, SimpleRNNCell, StackedRNNCells
-from gated.layers.base import Layer, format_shape
+from gated.layer import Layer, format_shape
 
 _RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
              "zero_output_for_mask", "engine")

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from gated.layers.base import Layer
+from gated.layer import Layer
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 

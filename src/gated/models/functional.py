@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from gated.layers.base import KerasTensor, Layer, Node, format_shape
+from gated.layer import KerasTensor, Layer, Node, format_shape
 from gated.layers.core import InputLayer
 
 

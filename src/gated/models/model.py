@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gated.layers.base import KerasTensor, Layer, unique_name
+from gated.layer import KerasTensor, Layer, unique_name
 from gated.models import data as data_utils
 
 
@@ -497,7 +497,7 @@ class Model(Layer):
 
 
 def _snake(name: str) -> str:
-    from gated.layers.base import to_snake_case
+    from gated.layer import to_snake_case
 
     return to_snake_case(name)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from gated.layers.base import KerasTensor, Layer, format_shape
+from gated.layer import KerasTensor, Layer, format_shape
 from gated.layers.core import InputLayer
 from gated.models.model import Model
 
@@ -30,7 +30,7 @@ class Sequential(Model):
 
     def __init__(self, layers: list | None = None, name: str | None = None,
                  **kwargs: Any) -> None:
-        from gated.layers.base import unique_name
+        from gated.layer import unique_name
 
         super().__init__(name=name or unique_name("sequential"), **kwargs)
         self._layers: list[Layer] = []

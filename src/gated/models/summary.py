@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gated.layers.base import Layer, format_shape
+from gated.layer import Layer, format_shape
 
 
 def readable_size(num_bytes: float) -> str:

@@ -1,5 +1,8 @@
 """The Keras-style `Layer`: a `torch.nn.Module` that builds itself from the first input shape.
 
+It lives outside `gated.layers` because cells are layers too (as in Keras) and `gated.layers`
+re-exports the cells: keeping the base here avoids an import cycle.
+
 What a Keras user expects of every layer lives here once:
 - lazy `build(input_shape)` on the first call (or at once when `input_shape=` is given);
 - `name` auto-numbered like Keras (`lstm`, `lstm_1`, ...), `trainable`, `dtype`;
