@@ -234,3 +234,14 @@ def test_numpy_and_list_inputs():
     y = layer(np.random.rand(2, 4, 1))
     assert y.dtype == torch.float32 and y.shape == (2, 3)
     assert layer([[[0.1], [0.2]]]).shape == (1, 3)
+
+
+def test_dropout_seed_makes_masks_reproducible():
+    a = LSTM(6, dropout=0.3, recurrent_dropout=0.3, seed=3, dtype="float64")
+    b = LSTM(6, dropout=0.3, recurrent_dropout=0.3, seed=3, dtype="float64")
+    x = torch.randn(2, 4, 3, dtype=torch.float64)
+    a.build(x.shape)
+    b.build(x.shape)
+    b.set_weights(a.get_weights())
+    torch.testing.assert_close(a(x, training=True), b(x, training=True), rtol=0, atol=0)
+    assert LSTM.from_config(a.get_config()).cell.seed == 3

@@ -32,6 +32,7 @@ class RNNCell(Layer):
         dropout: Fraction of the inputs dropped (one mask per sequence, as Keras).
         recurrent_dropout: Fraction of the recurrent state dropped before the recurrent
             product (one mask per sequence: variational dropout, Gal & Ghahramani 2016).
+        seed: Seed of the dropout masks (reproducible draws, as Keras' `seed`).
         kernel_initializer, recurrent_initializer, bias_initializer: Keras initializer names.
         kernel_regularizer, recurrent_regularizer, bias_regularizer: `None`, `'l1'`, `'l2'`, ...
     """
@@ -44,7 +45,8 @@ class RNNCell(Layer):
                  use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
                  recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, recurrent_regularizer: Any = None,
-                 bias_regularizer: Any = None, **kwargs: Any) -> None:
+                 bias_regularizer: Any = None, seed: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         owner = type(self).__name__
         self.units = check_positive_int(units, "units", owner)
@@ -57,6 +59,8 @@ class RNNCell(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.seed = seed
+        self._generator = None if seed is None else torch.Generator().manual_seed(int(seed))
         self._regularized = {
             "kernel_regularizer": ["kernel"],
             "recurrent_regularizer": ["recurrent_kernel"],
@@ -122,9 +126,8 @@ class RNNCell(Layer):
         def draw(rate: float, size: int) -> torch.Tensor | None:
             if rate <= 0.0:
                 return None
-            keep = torch.bernoulli(
-                torch.full((batch_size, size), 1.0 - rate, dtype=like.dtype, device=like.device)
-            )
+            probs = torch.full((batch_size, size), 1.0 - rate, dtype=like.dtype)
+            keep = torch.bernoulli(probs, generator=self._generator).to(like.device)
             return keep / (1.0 - rate)
 
         return draw(self.dropout, input_dim), draw(self.recurrent_dropout, self.recurrent_size)
@@ -152,5 +155,6 @@ class RNNCell(Layer):
             kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
             recurrent_regularizer=regularizers.serialize(self.recurrent_regularizer),
             bias_regularizer=regularizers.serialize(self.bias_regularizer),
+            seed=self.seed,
         )
         return config

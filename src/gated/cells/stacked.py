@@ -91,7 +91,7 @@ class StackedRNNCells(RNNCell):
         config.pop("units", None)
         for key in ("dropout", "recurrent_dropout", "use_bias", "kernel_initializer",
                     "recurrent_initializer", "bias_initializer", "kernel_regularizer",
-                    "recurrent_regularizer", "bias_regularizer"):
+                    "recurrent_regularizer", "bias_regularizer", "seed"):
             config.pop(key, None)
         config["cells"] = [serialize(c) for c in self.cells]
         return config
