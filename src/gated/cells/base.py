@@ -24,6 +24,14 @@ from gated.layer import Layer, check_positive_int, check_rate
 State = tuple[torch.Tensor, ...]
 
 
+def project(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """`x @ kernel + bias` over any leading axes, as one GEMM with the bias fused in."""
+    if bias is None:
+        return x @ kernel
+    flat = torch.addmm(bias, x.reshape(-1, x.shape[-1]), kernel)
+    return flat.view(*x.shape[:-1], kernel.shape[-1])
+
+
 class RNNCell(Layer):
     """Base class of the cells: the math of one time step.
 
@@ -90,10 +98,7 @@ class RNNCell(Layer):
     # ----------------------------------------------------------------- the step
     def input_projection(self, x: torch.Tensor) -> torch.Tensor:
         """`x @ kernel + bias` for any leading axes: the part of a step that needs no state."""
-        xw = x @ self.kernel
-        if self.use_bias:
-            xw = xw + self.bias
-        return xw
+        return project(x, self.kernel, self.bias if self.use_bias else None)
 
     def recurrent_step(self, xw: torch.Tensor, states: State,
                        recurrent_mask: torch.Tensor | None = None,

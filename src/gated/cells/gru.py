@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from gated import activations
-from gated.cells.base import RNNCell, State
+from gated.cells.base import RNNCell, State, project
 
 
 class GRUCell(RNNCell):
@@ -58,10 +58,9 @@ class GRUCell(RNNCell):
         self.input_features = input_dim
 
     def input_projection(self, x: torch.Tensor) -> torch.Tensor:
-        xw = x @ self.kernel
-        if self.use_bias:
-            xw = xw + (self.bias[0] if self.reset_after else self.bias)
-        return xw
+        if not self.use_bias:
+            return project(x, self.kernel, None)
+        return project(x, self.kernel, self.bias[0] if self.reset_after else self.bias)
 
     def recurrent_step(self, xw: torch.Tensor, states: State,
                        recurrent_mask: torch.Tensor | None = None,

@@ -56,7 +56,7 @@ import torch
 import torch.nn.functional as F
 
 from gated import activations
-from gated.cells.base import RNNCell, State
+from gated.cells.base import RNNCell, State, project
 from gated.layer import check_positive_int, check_rate
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -242,12 +242,10 @@ class LSTMCell(RNNCell):
         return F.layer_norm(z, z.shape[-1:], gamma, beta, self.layer_norm_epsilon)
 
     def input_projection(self, x: torch.Tensor) -> torch.Tensor:
-        xw = x @ self.kernel
-        if self.layer_norm:
-            xw = self._norm(xw, self.input_norm_gamma)
-        if self.use_bias:
-            xw = xw + self.bias
-        return xw
+        if not self.layer_norm:
+            return project(x, self.kernel, self.bias if self.use_bias else None)
+        xw = self._norm(x @ self.kernel, self.input_norm_gamma)
+        return xw + self.bias if self.use_bias else xw
 
     def recurrent_step(self, xw: torch.Tensor, states: State,
                        recurrent_mask: torch.Tensor | None = None,
