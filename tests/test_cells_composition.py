@@ -19,16 +19,6 @@ TOL = 1e-12
 F64 = {"dtype": "float64"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors: intra-op threads only add synchronisation (F.layer_norm on a (2, 8) tensor
-    # takes ~3 ms with 2 busy threads, 30 us with one).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _x(seed: int = 0, batch: int = B, steps: int = T) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(batch, steps, D, generator=g, dtype=torch.float64)

@@ -16,14 +16,6 @@ from gated.layers import GRU, LSTM, RNN
 B, T, F, U = 3, 7, 4, 5
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def no_compiled(monkeypatch):
     """As if numba were not installed."""

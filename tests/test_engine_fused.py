@@ -13,14 +13,27 @@ import itertools
 
 import pytest
 import torch
+from engine_cases import (
+    GRU_CELLS,
+    LSTM_PRESETS,
+    MASKS,
+    SIMPLE_CELLS,
+    B,
+    F,
+    MyCell,
+    T,
+    U,
+    assert_backward_twice_identical,
+    assert_inference_matches_reference,
+    assert_matches_reference,
+    make_cell,
+)
 
-from gated.cells import VARIANTS, GRUCell, LSTMCell, SimpleRNNCell
-from gated.engine import fused, reference
+from gated.cells import LSTMCell
+from gated.engine import fused
 
-B, T, F, U = 3, 7, 4, 5
-
-CELLS = {f"lstm-{name}": (lambda name=name: LSTMCell(U, variant=name)) for name in VARIANTS}
-CELLS.update({
+CELLS = {
+    **LSTM_PRESETS,
     "lstm-proj": lambda: LSTMCell(U, proj_size=3),
     "lstm-peephole-proj": lambda: LSTMCell(U, variant="peephole", proj_size=3),
     "lstm-layer-norm": lambda: LSTMCell(U, layer_norm=True),
@@ -32,76 +45,16 @@ CELLS.update({
     "lstm-hard-sigmoid": lambda: LSTMCell(U, recurrent_activation="hard_sigmoid",
                                           variant="peephole"),
     "lstm-no-bias": lambda: LSTMCell(U, use_bias=False, variant="nfg"),
-    "gru": lambda: GRUCell(U),
-    "gru-reset-before": lambda: GRUCell(U, reset_after=False),
-    "gru-no-bias": lambda: GRUCell(U, use_bias=False),
-    "simple-tanh": lambda: SimpleRNNCell(U),
-    "simple-relu": lambda: SimpleRNNCell(U, activation="relu"),
-    "simple-linear": lambda: SimpleRNNCell(U, activation="linear"),
-    "simple-sigmoid": lambda: SimpleRNNCell(U, activation="sigmoid"),
-})
-
-MASKS = {
-    "none": None,
-    "right": [[1] * 7, [1] * 4 + [0] * 3, [0] * 7],
-    "left": [[1] * 7, [0] * 3 + [1] * 4, [0] * 6 + [1]],
-    "holes": [[1, 0, 1, 1, 0, 0, 1], [0, 1, 1, 0, 1, 0, 0], [1, 1, 0, 1, 1, 1, 0]],
+    **GRU_CELLS,
+    **SIMPLE_CELLS,
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: intra-op threads only add synchronisation (costly on a loaded machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def make_cell(factory, dtype=torch.float64):
-    torch.manual_seed(0)
-    cell = factory()
-    cell._maybe_build((None, F))
-    with torch.no_grad():  # move off the symmetric initial values (ones, zeros)
-        for p in cell.parameters():
-            p.add_(0.2 * torch.randn_like(p))
-    return cell.to(dtype)
-
-
-def run(engine, cell, x, states, mask, reverse, rmask, training, seed=7):
-    torch.manual_seed(seed)  # zoneout draws in training: the same stream for both engines
-    ys, final = engine.scan(cell, x, states, mask, reverse, rmask, training)
-    gen = torch.Generator().manual_seed(1)
-    loss = (ys * torch.randn(ys.shape, generator=gen, dtype=ys.dtype)).sum()
-    for f in final:
-        loss = loss + (f * torch.randn(f.shape, generator=gen, dtype=f.dtype)).sum()
-    wrt = [x, *(s for s in states if s.requires_grad), *cell.parameters()]
-    return [ys, *final, *torch.autograd.grad(loss, wrt)]
 
 
 def compare(engine, cell, dtype, mask=None, reverse=False, rmask=False, init=True,
             training=False, tol=None):
-    tol = tol or (1e-9 if dtype == torch.float64 else 1e-5)
-    gen = torch.Generator().manual_seed(3)
-    x = torch.randn(B, T, F, generator=gen, dtype=dtype).requires_grad_()
-    states = tuple(
-        (0.5 * torch.randn(B, n, generator=gen, dtype=dtype)).requires_grad_() if init
-        else torch.zeros(B, n, dtype=dtype)
-        for n in cell.state_size
-    )
-    mask_t = None if mask is None else torch.tensor(mask, dtype=torch.bool)
-    rm = None
-    if rmask:
-        keep = torch.bernoulli(torch.full((B, cell.state_size[0]), 0.7, dtype=dtype),
-                               generator=gen)
-        rm = keep / 0.7
-    expected = run(reference, cell, x, states, mask_t, reverse, rm, training)
-    got = run(engine, cell, x, states, mask_t, reverse, rm, training)
-    assert len(got) == len(expected)
-    for k, (a, b) in enumerate(zip(got, expected, strict=True)):
-        err = ((a - b).abs().max() / (1.0 + b.abs().max())).item()
-        assert err < tol, (f"tensor {k} (0: ys, then final states, then grads of x, states, "
-                           f"params) differs by {err:.3g}")
+    # seed=7: zoneout draws in training, the same stream for both engines
+    assert_matches_reference(engine, cell, dtype, mask, reverse, rmask, init, training,
+                             tol=tol, seed=7)
 
 
 @pytest.mark.parametrize("mask", list(MASKS))
@@ -131,22 +84,11 @@ def test_fused_inference_without_grad_equals_reference():
     x = torch.randn(B, T, F, dtype=torch.float64)
     states = cell.get_initial_state(B, torch.float64)
     mask = torch.tensor(MASKS["holes"], dtype=torch.bool)
-    with torch.no_grad():
-        ys, final = fused.scan(cell, x, states, mask, reverse=True)
-        ys_ref, final_ref = reference.scan(cell, x, states, mask, reverse=True)
-    torch.testing.assert_close(ys, ys_ref, rtol=0, atol=1e-12)
-    for a, b in zip(final, final_ref, strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    assert_inference_matches_reference(fused, cell, x, states, mask, reverse=True)
 
 
 def test_fused_backward_twice_with_retain_graph():
-    cell = make_cell(CELLS["lstm-layer-norm-fgr-proj"])
-    x = torch.randn(B, T, F, dtype=torch.float64, requires_grad=True)
-    ys, _ = fused.scan(cell, x, cell.get_initial_state(B, torch.float64))
-    g1 = torch.autograd.grad(ys.sum(), [x, *cell.parameters()], retain_graph=True)
-    g2 = torch.autograd.grad(ys.sum(), [x, *cell.parameters()])
-    for a, b in zip(g1, g2, strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert_backward_twice_identical(fused, make_cell(CELLS["lstm-layer-norm-fgr-proj"]))
 
 
 def test_fused_graph_is_one_node_whatever_the_length():
@@ -196,10 +138,6 @@ def test_fused_refuses_what_it_cannot_run():
     with pytest.raises(ValueError, match="fused.*gelu"):
         fused.scan(cell, torch.zeros(B, T, F, dtype=torch.float64),
                    cell.get_initial_state(B, torch.float64))
-
-    class MyCell(LSTMCell):
-        def recurrent_step(self, xw, states, recurrent_mask=None, training=False):
-            return super().recurrent_step(xw, states, recurrent_mask, training)
 
     ok, reason = fused.supports(make_cell(lambda: MyCell(U)),
                                 torch.zeros(B, T, F, dtype=torch.float64))

@@ -13,11 +13,10 @@ import itertools
 
 import pytest
 import torch
+from engine_cases import B, F, T, U, assert_matches_reference, make_cell
 
 from gated.cells import GRUCell, LSTMCell, SimpleRNNCell
-from gated.engine import platform, reference
-
-B, T, F, U = 3, 7, 4, 5
+from gated.engine import platform
 
 CELLS = {
     "lstm-keras": lambda: LSTMCell(U),
@@ -30,6 +29,7 @@ CELLS = {
     "simple-relu": lambda: SimpleRNNCell(U, activation="relu"),
 }
 
+# The platform kernels take right-padded masks only (engine_cases.MASKS has left / holes).
 MASKS = {
     "none": None,
     "all-true": [[1] * 7] * 3,
@@ -38,53 +38,9 @@ MASKS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: intra-op threads only add synchronisation (costly on a loaded machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def make_cell(factory, dtype=torch.float64):
-    torch.manual_seed(0)
-    cell = factory()
-    cell._maybe_build((None, F))
-    with torch.no_grad():
-        for p in cell.parameters():
-            p.add_(0.2 * torch.randn_like(p))
-    return cell.to(dtype)
-
-
-def run(engine, cell, x, states, mask, reverse):
-    ys, final = engine.scan(cell, x, states, mask, reverse)
-    gen = torch.Generator().manual_seed(1)
-    loss = (ys * torch.randn(ys.shape, generator=gen, dtype=ys.dtype)).sum()
-    for f in final:
-        loss = loss + (f * torch.randn(f.shape, generator=gen, dtype=f.dtype)).sum()
-    wrt = [x, *(s for s in states if s.requires_grad), *cell.parameters()]
-    return [ys, *final, *torch.autograd.grad(loss, wrt)]
-
-
 def compare(cell, dtype, mask=None, reverse=False, init=True):
-    tol = 1e-9 if dtype == torch.float64 else 1e-5
-    gen = torch.Generator().manual_seed(3)
-    x = torch.randn(B, T, F, generator=gen, dtype=dtype).requires_grad_()
-    states = tuple(
-        (0.5 * torch.randn(B, n, generator=gen, dtype=dtype)).requires_grad_() if init
-        else torch.zeros(B, n, dtype=dtype)
-        for n in cell.state_size
-    )
-    mask_t = None if mask is None else torch.tensor(mask, dtype=torch.bool)
-    ok, reason = platform.supports(cell, x, mask_t, reverse)
-    assert ok, reason
-    expected = run(reference, cell, x, states, mask_t, reverse)
-    got = run(platform, cell, x, states, mask_t, reverse)
-    for k, (a, b) in enumerate(zip(got, expected, strict=True)):
-        err = ((a - b).abs().max() / (1.0 + b.abs().max())).item()
-        assert err < tol, (f"tensor {k} (0: ys, then final states, then grads of x, states, "
-                           f"params) differs by {err:.3g}")
+    assert_matches_reference(platform, cell, dtype, mask, reverse, init=init,
+                             check_supports=True)
 
 
 @pytest.mark.parametrize("mask", list(MASKS))

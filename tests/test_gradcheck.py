@@ -16,16 +16,6 @@ from gated.engine import reference
 B, T, D, U = 2, 3, 2, 2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors: intra-op threads only add synchronisation (F.layer_norm on a (2, 8) tensor
-    # takes ~3 ms with 2 busy threads, 30 us with one).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class _Scan(torch.nn.Module):
     """`reference.scan` as a module, so `functional_call` can substitute the weights."""
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from complex_step import complex_step_grad
 
 from gated.cells import LSTMCell
 from gated.layers import GRU, LSTM, RNN, Bidirectional, Dense, Embedding, SimpleRNN
@@ -24,15 +25,6 @@ from gated.layers import GRU, LSTM, RNN, Bidirectional, Dense, Embedding, Simple
 B, T, D, U = 3, 5, 4, 6
 TOLS = {torch.float32: 1e-5, torch.float64: 1e-10}
 DTYPES = [torch.float32, torch.float64]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors: intra-op threads only add synchronisation on a busy 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _dtype_name(dtype: torch.dtype) -> str:
@@ -286,19 +278,6 @@ def numpy_simple_rnn(w: list, x, h, activation=np.tanh):
         h = activation(x[..., t, :] @ kernel + h @ recurrent + bias[..., None, :])
         ys.append(h)
     return np.stack(ys, axis=-2), h
-
-
-def complex_step_grad(fn, arrays, eps=1e-30):
-    """Exact gradient of a real scalar function by the complex step (one row per entry)."""
-    sizes = [a.size for a in arrays]
-    cuts = np.cumsum(sizes)[:-1]
-    m = sum(sizes)
-    flat = np.concatenate([a.ravel() for a in arrays]).astype(np.complex128)
-    rows = flat[None, :] + 1j * eps * np.eye(m)
-    perturbed = [p.reshape(m, *a.shape) for p, a in zip(np.split(rows, cuts, axis=1), arrays,
-                                                         strict=True)]
-    grad = np.asarray(fn(*perturbed)).imag / eps
-    return [g.reshape(a.shape) for g, a in zip(np.split(grad, cuts), arrays, strict=True)]
 
 
 NUMPY_CASES = {

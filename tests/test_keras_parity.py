@@ -24,17 +24,6 @@ B, T, D, U = 3, 7, 4, 5
 TOL = 1e-5
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors: intra-op threads only add synchronisation on a busy machine.
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 LAYERS = {
     "lstm": (lambda **kw: keras.layers.LSTM(U, **kw), lambda **kw: gl.LSTM(U, **kw)),
     "gru_reset_after": (lambda **kw: keras.layers.GRU(U, **kw), lambda **kw: gl.GRU(U, **kw)),

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 import torch
+from complex_step import complex_step_grad
 
 from gated.cells import VARIANTS, LSTMCell
 from gated.engine import reference
@@ -35,16 +36,6 @@ from gated.layers import LSTM
 
 TOL = 1e-10
 B, T, D, U, P = 2, 4, 3, 3, 2  # batch, steps, input features, units, proj_size
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors: intra-op threads only add synchronisation (F.layer_norm on a (2, 8) tensor
-    # takes ~3 ms with 2 busy threads, 30 us with one).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # ----------------------------------------------------------------------------- NumPy reference
@@ -187,23 +178,6 @@ def numpy_lstm(spec: Spec, w: dict, x, states):
         ys.append(h)
     final = [h, c] + ([a] if spec.fgr else [])
     return np.stack(ys, axis=-2), final
-
-
-def complex_step_grad(fn, arrays, eps=1e-30):
-    """Gradient of the real scalar `fn(*arrays)` w.r.t. every entry of every array.
-
-    All perturbations run in one call: entry j is perturbed by `i*eps` in row j of a new
-    leading axis, so `fn` must broadcast over a leading axis and return one value per row.
-    """
-    sizes = [a.size for a in arrays]
-    cuts = np.cumsum(sizes)[:-1]
-    m = sum(sizes)
-    flat = np.concatenate([a.ravel() for a in arrays]).astype(np.complex128)
-    rows = flat[None, :] + 1j * eps * np.eye(m)
-    perturbed = [p.reshape(m, *a.shape) for p, a in zip(np.split(rows, cuts, axis=1), arrays,
-                                                         strict=True)]
-    grad = np.asarray(fn(*perturbed)).imag / eps
-    return [g.reshape(a.shape) for g, a in zip(np.split(grad, cuts), arrays, strict=True)]
 
 
 # ----------------------------------------------------------------------------- the cases

@@ -127,6 +127,13 @@ def _gated(variant: str, rng, **kwargs):
     return layer, weights
 
 
+def _gated_and_onnx_weights(variant: str, rng, **kwargs):
+    """`_gated`, and its weights in ONNX's layout: `layer, (w, r, b, p)`."""
+    layer, weights = _gated(variant, rng, **kwargs)
+    cell = layer.cell
+    return layer, onnx_weights(weights, cell.blocks, cell.gates, cell.peephole)
+
+
 def _data(rng):
     x = rng.standard_normal((B, T, D)).astype(np.float32)
     h0 = (0.5 * rng.standard_normal((B, U))).astype(np.float32)
@@ -151,9 +158,8 @@ def _assert_equal(gated_out, onnx_out):
 @pytest.mark.parametrize("variant", ["peephole", "greff", "keras"])
 def test_peephole_lstm_equals_onnx(variant):
     rng = np.random.default_rng(0)
-    layer, weights = _gated(variant, rng)
+    layer, (w, r, b, p) = _gated_and_onnx_weights(variant, rng)
     cell = layer.cell
-    w, r, b, p = onnx_weights(weights, cell.blocks, cell.gates, cell.peephole)
     x, h0, c0 = _data(rng)
     got = _run_gated(layer, x, h0, c0)
     _assert_equal(got, run_onnx(w[None], r[None], b[None], p[None], x, h0[None], c0[None]))
@@ -182,10 +188,9 @@ def test_peephole_rows_map_i_f_o_to_onnx_i_o_f():
 @pytest.mark.parametrize("peephole", [True, False], ids=["peephole", "no_peephole"])
 def test_cifg_equals_onnx_input_forget(variant, peephole):
     rng = np.random.default_rng(2)
-    layer, weights = _gated(variant, rng, peephole=peephole)
+    layer, (w, r, b, p) = _gated_and_onnx_weights(variant, rng, peephole=peephole)
     cell = layer.cell
     assert cell.blocks == ("i", "c", "o")
-    w, r, b, p = onnx_weights(weights, cell.blocks, cell.gates, cell.peephole)
     w, r, b, p = fill_forget_with_noise(w, r, b, p, rng)
     x, h0, c0 = _data(rng)
     got = _run_gated(layer, x, h0, c0)
@@ -225,9 +230,8 @@ def test_greff_variants_equal_onnx_with_saturated_gates_and_activations(variant)
     """Absent gates are a saturated sigmoid in ONNX (bias 50: exactly 1.0 in float32); the
     1997 squashings are ScaledTanh (2 tanh(x/2), tanh(x/2)); identity is Affine(1, 0)."""
     rng = np.random.default_rng(4)
-    layer, weights = _gated(variant, rng)
+    layer, (w, r, b, p) = _gated_and_onnx_weights(variant, rng)
     cell = layer.cell
-    w, r, b, p = onnx_weights(weights, cell.blocks, cell.gates, cell.peephole)
     spelled = {"tanh": ("Tanh", None, None), "linear": ("Affine", 1.0, 0.0),
                "tanh2": ("ScaledTanh", 2.0, 0.5), "half_tanh": ("ScaledTanh", 1.0, 0.5)}
     acts, alphas, betas = ["Sigmoid"], [], []
@@ -269,9 +273,8 @@ def test_bidirectional_peephole_equals_onnx_bidirectional():
 @pytest.mark.parametrize("variant", ["peephole", "cifg"])
 def test_right_padded_batch_equals_onnx_sequence_lens(variant):
     rng = np.random.default_rng(6)
-    layer, weights = _gated(variant, rng)
+    layer, (w, r, b, p) = _gated_and_onnx_weights(variant, rng)
     cell = layer.cell
-    w, r, b, p = onnx_weights(weights, cell.blocks, cell.gates, cell.peephole)
     x, h0, c0 = _data(rng)
     lengths = np.array([T, 2, 4])
     mask = torch.arange(T)[None, :] < torch.from_numpy(lengths)[:, None]
