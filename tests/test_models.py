@@ -241,3 +241,31 @@ def test_layer_kwargs_and_units_errors():
         Dense(3, unit=3)
     with pytest.raises(ValueError, match=r"`units` of Dense.*units=0"):
         Dense(0)
+
+
+def test_callbacks_with_a_real_model(tmp_path):
+    from gated.callbacks import CSVLogger, ModelCheckpoint, ReduceLROnPlateau
+    from gated.models import load_model
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5, 1)).astype(np.float32)
+    y = rng.normal(size=(40, 1)).astype(np.float32)
+    model = Sequential([LSTM(4, input_shape=(5, 1)), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    best = tmp_path / "best.gated"
+    log = tmp_path / "log.csv"
+    history = model.fit(
+        x, y, epochs=4, verbose=0, validation_split=0.25,
+        callbacks=[ModelCheckpoint(best, save_best_only=True),
+                   ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=0, min_delta=1e9),
+                   CSVLogger(log)])
+    val = history.history["val_loss"]
+    restored = load_model(best)
+    best_epoch = int(np.argmin(val))
+    assert restored.evaluate(x[30:], y[30:], verbose=0) == pytest.approx(val[best_epoch],
+                                                                         rel=1e-5)
+    rows = log.read_text().strip().splitlines()
+    assert rows[0].split(",")[0] == "epoch" and len(rows) == 5
+    # epoch 1 improves on +inf; epochs 2-4 miss the huge min_delta: three halvings
+    assert model.optimizer.learning_rate == pytest.approx(0.001 * 0.5 ** 3)
+    assert history.history["learning_rate"][0] == pytest.approx(0.001)
