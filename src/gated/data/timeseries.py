@@ -147,6 +147,17 @@ class _Scaler:
     def __init__(self) -> None:
         self.n_features_in_: int | None = None
 
+    def _prepare_fit(self, data: Any) -> np.ndarray:
+        """`data` as 2-D `(samples, features)`, checked non-empty and finite for `fit`."""
+        data_2d, _ = self._prepare(data)
+        if data_2d.shape[0] == 0:
+            raise ValueError("`data` must contain at least one sample; received an empty array.")
+        if not np.all(np.isfinite(data_2d)):
+            raise ValueError(
+                f"`data` must be finite to fit a {type(self).__name__}; it contains NaN/inf."
+            )
+        return data_2d
+
     def _prepare(self, data: Any, name: str = "data") -> tuple[np.ndarray, tuple[int, ...]]:
         array = _as_float_array(data, name)
         if array.ndim == 0:
@@ -221,11 +232,7 @@ class MinMaxScaler(_Scaler):
         Returns:
             The scaler itself.
         """
-        data_2d, _ = self._prepare(data)
-        if data_2d.shape[0] == 0:
-            raise ValueError("`data` must contain at least one sample; received an empty array.")
-        if not np.all(np.isfinite(data_2d)):
-            raise ValueError("`data` must be finite to fit a MinMaxScaler; it contains NaN/inf.")
+        data_2d = self._prepare_fit(data)
         lo, hi = self.feature_range
         self.data_min_ = data_2d.min(axis=0).astype(np.float64)
         self.data_max_ = data_2d.max(axis=0).astype(np.float64)
@@ -287,11 +294,7 @@ class StandardScaler(_Scaler):
         Returns:
             The scaler itself.
         """
-        data_2d, _ = self._prepare(data)
-        if data_2d.shape[0] == 0:
-            raise ValueError("`data` must contain at least one sample; received an empty array.")
-        if not np.all(np.isfinite(data_2d)):
-            raise ValueError("`data` must be finite to fit a StandardScaler; it contains NaN/inf.")
+        data_2d = self._prepare_fit(data)
         as64 = data_2d.astype(np.float64)
         self.mean_ = as64.mean(axis=0)
         self.var_ = as64.var(axis=0)
