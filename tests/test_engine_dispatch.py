@@ -233,3 +233,83 @@ def test_streaming_step_equals_cell_step(factory, no_compiled, monkeypatch):
     y, _ = engines.step(cell, x, states)
     y.sum().backward()
     assert x.grad is not None
+
+
+# --------------------------------------------------------------------------- Keras' use_cudnn
+def test_use_cudnn_argument_is_checked_like_keras():
+    for value in ("auto", True, False):
+        assert LSTM(U, use_cudnn=value).use_cudnn == value
+        assert GRU(U, use_cudnn=value).get_config()["use_cudnn"] == value
+    with pytest.raises(ValueError, match=r"use_cudnn.*'auto', True, False.*received "
+                                         r"use_cudnn='yes'"):
+        LSTM(U, use_cudnn="yes")
+    with pytest.raises(ValueError, match="received use_cudnn=1"):
+        GRU(U, use_cudnn=1)
+    with pytest.raises(TypeError, match="Unrecognized keyword arguments passed to SimpleRNN"):
+        from gated.layers import SimpleRNN
+
+        SimpleRNN(U, use_cudnn=False)  # as in Keras: SimpleRNN has no cuDNN path
+    with pytest.raises(ValueError, match="use_cudnn=True contradicts engine='fused'"):
+        LSTM(U, use_cudnn=True, engine="fused")
+    with pytest.raises(ValueError, match="use_cudnn=False contradicts engine='platform'"):
+        LSTM(U, use_cudnn=False, engine="platform")
+
+
+def test_use_cudnn_true_needs_cuda_inputs():
+    x = torch.randn(B, T, F)
+    with pytest.raises(ValueError, match=r"Layer 'lstm.*': use_cudnn=True was specified, but "
+                                         r"cuDNN needs inputs on a CUDA device; received "
+                                         r"inputs on 'cpu'"):
+        LSTM(U, use_cudnn=True)(x)
+
+
+def test_use_cudnn_false_keeps_the_numbers_on_cpu():
+    """On CPU the platform engine is not cuDNN: use_cudnn=False changes nothing."""
+    x = torch.randn(B, 20, F)
+    a, b = LSTM(U, use_cudnn="auto"), LSTM(U, use_cudnn=False)
+    a(x)
+    b(x)
+    b.set_weights(a.get_weights())
+    torch.testing.assert_close(b(x), a(x), rtol=0, atol=0)
+
+
+def test_use_cudnn_false_excludes_platform_for_cuda_inputs(monkeypatch):
+    """The layer asks the dispatcher to avoid 'platform' for CUDA inputs only (a stand-in
+    tensor stands for a CUDA batch on this CPU-only machine)."""
+    layer = LSTM(U, use_cudnn=False)
+    cuda_like = types.SimpleNamespace(device=torch.device("cuda"))
+    assert layer._engine_for(cuda_like, None, None, False) == ("auto", ("platform",))
+    assert layer._engine_for(torch.zeros(B, T, F), None, None, False) == ("auto", ())
+    assert LSTM(U)._engine_for(cuda_like, None, None, False) == ("auto", ())
+
+
+def test_scan_exclude_keeps_auto_off_a_backend(no_compiled, monkeypatch):
+    from gated.engine import platform
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("platform ran although excluded")
+
+    monkeypatch.setattr(platform, "scan", refuse)
+    cell = built(LSTMCell(U))
+    x = torch.randn(B, 20, F)
+    states = cell.get_initial_state(B, x.dtype)
+    ys, final = engines.scan(cell, x, states, exclude=("platform",))
+    ref, ref_final = reference.scan(cell, x, states)
+    torch.testing.assert_close(ys, ref, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="forced and excluded"):
+        engines.scan(cell, x, states, engine="platform", exclude=("platform",))
+    ok, reason = engines.supported("platform", built(LSTMCell(U, peephole=True)), x)
+    assert not ok and "peephole" in reason
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_use_cudnn_on_cuda():
+    x = torch.randn(B, 20, F, device="cuda")
+    layer = LSTM(U, use_cudnn=True).cuda()
+    ref = LSTM(U, engine="reference").cuda()
+    layer(x)
+    ref(x)
+    ref.set_weights(layer.get_weights())
+    torch.testing.assert_close(layer(x), ref(x), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="cuDNN does not support this layer configuration"):
+        LSTM(U, peephole=True, use_cudnn=True).cuda()(x)

@@ -106,18 +106,22 @@ def _onednn_short(cell: Any, x: torch.Tensor) -> bool:
 
 
 def _choose(cell: Any, x: torch.Tensor, mask: Any, reverse: bool, recurrent_mask: Any,
-            training: bool, full: bool = False) -> tuple[str, list[tuple[str, bool, str]], str]:
+            training: bool, full: bool = False,
+            exclude: tuple[str, ...] = ()) -> tuple[str, list[tuple[str, bool, str]], str]:
     """(picked backend, [(backend, supported, reason)], why it was picked).
 
     The table holds the backends looked at: all of them with `full=True` (for `explain`),
-    else only those needed to decide.
+    else only those needed to decide. Backends in `exclude` are never picked.
     """
     table: list[tuple[str, bool, str]] = []
     ok: dict[str, bool] = {}
 
     def check(name: str) -> bool:
         if name not in ok:
-            flag, reason = _supports(name, cell, x, mask, reverse, recurrent_mask, training)
+            if name in exclude:
+                flag, reason = False, "excluded by the caller"
+            else:
+                flag, reason = _supports(name, cell, x, mask, reverse, recurrent_mask, training)
             ok[name] = flag
             table.append((name, flag, reason))
         return ok[name]
@@ -146,6 +150,15 @@ def _choose(cell: Any, x: torch.Tensor, mask: Any, reverse: bool, recurrent_mask
     if single:
         return "reference", table, "a single step: the reference step"
     return "reference", table, "no faster engine runs this configuration"
+
+
+def supported(engine: str, cell: Any, x: torch.Tensor, mask: torch.Tensor | None = None,
+              reverse: bool = False, recurrent_mask: Any = None,
+              training: bool = False) -> tuple[bool, str]:
+    """Whether backend `engine` runs this cell and configuration exactly, and why (not)."""
+    if check_engine(engine) == "auto":
+        return True, "'auto' runs every configuration"
+    return _supports(engine, cell, x, mask, reverse, recurrent_mask, training)
 
 
 def select(cell: Any, x: torch.Tensor, mask: torch.Tensor | None = None, reverse: bool = False,
@@ -191,7 +204,7 @@ def _stack_parts(cell: Any, training: bool) -> list | None:
 
 def _scan_stacked(cell: Any, cells: list, x: torch.Tensor, states: State, mask: Any,
                   reverse: bool, recurrent_mask: Any, training: bool,
-                  engine: str) -> tuple[torch.Tensor, State]:
+                  engine: str, exclude: tuple[str, ...] = ()) -> tuple[torch.Tensor, State]:
     parts = cell._split(tuple(states))
     masks = recurrent_mask or [(None, None)] * len(cells)
     inputs, finals = x, []
@@ -199,29 +212,35 @@ def _scan_stacked(cell: Any, cells: list, x: torch.Tensor, states: State, mask: 
         in_mask, rec_mask = masks[k]
         if k > 0 and in_mask is not None:
             inputs = inputs * in_mask.unsqueeze(1)
-        inputs, final = scan(sub, inputs, sub_states, mask, reverse, rec_mask, training, engine)
+        inputs, final = scan(sub, inputs, sub_states, mask, reverse, rec_mask, training, engine,
+                             exclude)
         finals.extend(final)
     return inputs, tuple(finals)
 
 
 def scan(cell: Any, x: torch.Tensor, states: State, mask: torch.Tensor | None = None,
          reverse: bool = False, recurrent_mask: Any = None, training: bool = False,
-         engine: str = "auto") -> tuple[torch.Tensor, State]:
+         engine: str = "auto", exclude: tuple[str, ...] = ()) -> tuple[torch.Tensor, State]:
     """Run `cell` over the sequence `x (batch, time, features)`; see `engine.reference.scan`.
 
     Args:
         engine: `'auto'` (pick the fastest backend that runs the configuration exactly),
             or one of `'platform'`, `'compiled'`, `'fused'`, `'reference'` to force it (a
             `ValueError` names the reason when the forced backend cannot run it).
+        exclude: Backends `'auto'` must not pick (Keras' `use_cudnn=False` excludes
+            `'platform'` for CUDA inputs).
     """
     check_engine(engine)
+    if engine in exclude:
+        raise ValueError(f"engine={engine!r} is forced and excluded at once (exclude={exclude}).")
     if engine != "reference":
         cells = _stack_parts(cell, training)
         if cells is not None:
             return _scan_stacked(cell, cells, x, states, mask, reverse, recurrent_mask,
-                                 training, engine)
+                                 training, engine, exclude)
     if engine == "auto":
-        engine, table, _ = _choose(cell, x, mask, reverse, recurrent_mask, training)
+        engine, table, _ = _choose(cell, x, mask, reverse, recurrent_mask, training,
+                                   exclude=exclude)
         if engine == "reference" and x.shape[1] > 1:
             _fallback_warning(cell, table)
     elif engine != "reference":
@@ -385,4 +404,4 @@ def _explain_cell(cell: Any, x: torch.Tensor, mask: Any, reverse: bool,
 
 
 __all__ = ["ENGINES", "BACKENDS", "check_engine", "compiled_backend", "explain", "scan", "select",
-           "step"]
+           "step", "supported"]

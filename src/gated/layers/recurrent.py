@@ -212,9 +212,10 @@ class RNN(Layer):
         in_mask, rec_mask = self.cell.dropout_masks(x.shape[0], x.shape[-1], x, training)
         if in_mask is not None:
             x = x * in_mask.unsqueeze(1)
+        engine, exclude = self._engine_for(x, mask, rec_mask, training)
         ys, final = engines.scan(self.cell, x, states, mask=mask, reverse=self.go_backwards,
                                  recurrent_mask=rec_mask, training=training,
-                                 engine=self.engine)
+                                 engine=engine, exclude=exclude)
         if self.zero_output_for_mask and mask is not None:
             ys = ys * mask.unsqueeze(-1).to(ys.dtype)
         if self.go_backwards:
@@ -225,6 +226,30 @@ class RNN(Layer):
         if self.return_state:
             return [output, *final]
         return output
+
+    def _engine_for(self, x: torch.Tensor, mask: Any, rec_mask: Any,
+                    training: bool) -> tuple[str, tuple[str, ...]]:
+        """The engine to run and the backends to avoid, honouring Keras' `use_cudnn`."""
+        use_cudnn = getattr(self, "use_cudnn", "auto")
+        if use_cudnn is True:
+            if x.device.type != "cuda":
+                raise ValueError(
+                    f"Layer '{self.name}': use_cudnn=True was specified, but cuDNN needs inputs "
+                    f"on a CUDA device; received inputs on '{x.device.type}'. Pass "
+                    f"use_cudnn='auto' to fall back to a non-cuDNN implementation."
+                )
+            ok, reason = engines.supported("platform", self.cell, x, mask, self.go_backwards,
+                                           rec_mask, training)
+            if not ok:
+                raise ValueError(
+                    f"Layer '{self.name}': use_cudnn=True was specified, but cuDNN does not "
+                    f"support this layer configuration: {reason}. Pass use_cudnn='auto' to "
+                    f"fall back to a non-cuDNN implementation."
+                )
+            return "platform", ()
+        if use_cudnn is False and x.device.type == "cuda":
+            return self.engine, ("platform",)
+        return self.engine, ()
 
     # ------------------------------------------------------------------ weights & config
     def get_config(self) -> dict:
@@ -258,8 +283,23 @@ class _CellLayer(RNN):
     """An `RNN` whose cell is built from the layer's own keyword arguments (LSTM, GRU, ...)."""
 
     cell_class: type[RNNCell] = RNNCell
+    #: Whether the layer takes Keras' `use_cudnn` (LSTM and GRU do, SimpleRNN does not).
+    takes_use_cudnn = False
 
     def __init__(self, units: int, **kwargs: Any) -> None:
+        use_cudnn = kwargs.pop("use_cudnn", "auto") if self.takes_use_cudnn else "auto"
+        if use_cudnn not in ("auto", True, False) or not isinstance(use_cudnn, (str, bool)):
+            raise ValueError(
+                f"Invalid value for argument `use_cudnn`: expected one of 'auto', True, False; "
+                f"received use_cudnn={use_cudnn!r}."
+            )
+        engine = kwargs.get("engine", "auto")
+        if (use_cudnn is True and engine not in ("auto", "platform")) or (
+                use_cudnn is False and engine == "platform"):
+            raise ValueError(
+                f"use_cudnn={use_cudnn!r} contradicts engine={engine!r}: cuDNN is the "
+                f"'platform' engine on CUDA. Pass only one of them."
+            )
         accepted = _accepted_args(self.cell_class) | set(_RNN_ARGS) | set(_LAYER_ARGS)
         unknown = {k: v for k, v in kwargs.items() if k not in accepted}
         if unknown:
@@ -270,6 +310,7 @@ class _CellLayer(RNN):
                         if k in _RNN_ARGS or k in _LAYER_ARGS}
         cell = self.cell_class(units, dtype=layer_kwargs.get("dtype"), **kwargs)
         super().__init__(cell, **layer_kwargs)
+        self.use_cudnn = use_cudnn
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -277,6 +318,8 @@ class _CellLayer(RNN):
         for key in ("name", "trainable", "dtype"):
             cell_config.pop(key, None)
         config.update(cell_config)
+        if self.takes_use_cudnn:
+            config["use_cudnn"] = self.use_cudnn
         return config
 
     def __getattr__(self, name: str) -> Any:
@@ -302,6 +345,9 @@ class LSTM(_CellLayer):
         bias_initializer, unit_forget_bias, kernel_regularizer, recurrent_regularizer,
         bias_regularizer, dropout, recurrent_dropout: as Keras' `LSTM`.
         return_sequences, return_state, go_backwards, stateful, unroll: as Keras' `LSTM`.
+        use_cudnn: `"auto"`, `True` (run cuDNN or raise `ValueError` saying why) or `False`
+            (never cuDNN), as Keras' `LSTM`; see `docs/keras.md`.
+        engine: `"auto"` or a backend of `gated.engine` to force.
         variant, peephole, coupled_gates, ...: see `LSTMCell`.
 
     Example:
@@ -309,12 +355,14 @@ class LSTM(_CellLayer):
     """
 
     cell_class = LSTMCell
+    takes_use_cudnn = True
 
 
 class GRU(_CellLayer):
     """Gated Recurrent Unit layer (Cho et al. 2014), Keras' `GRU` (`reset_after=True`)."""
 
     cell_class = GRUCell
+    takes_use_cudnn = True
 
 
 class SimpleRNN(_CellLayer):
