@@ -269,3 +269,93 @@ def test_callbacks_with_a_real_model(tmp_path):
     # epoch 1 improves on +inf; epochs 2-4 miss the huge min_delta: three halvings
     assert model.optimizer.learning_rate == pytest.approx(0.001 * 0.5 ** 3)
     assert history.history["learning_rate"][0] == pytest.approx(0.001)
+
+
+# --------------------------------------------------------------------------- streams of batches
+def _stream_data():
+    x = np.random.default_rng(3).normal(size=(40, 6, 2)).astype(np.float32)
+    y = np.random.default_rng(4).normal(size=(40, 1)).astype(np.float32)
+    return x, y
+
+
+def _twin_models():
+    torch.manual_seed(5)
+    a = Sequential([LSTM(4, input_shape=(6, 2)), Dense(1)])
+    b = Sequential([LSTM(4, input_shape=(6, 2)), Dense(1)])
+    for m in (a, b):
+        m.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    b.set_weights(a.get_weights())
+    return a, b
+
+
+def test_fit_on_a_dataloader_equals_fit_on_arrays():
+    """The same batches in the same order: a DataLoader gives the array path's numbers (which
+    test_fit_equals_hand_written_torch_loop checks against plain PyTorch)."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = _stream_data()
+    arrays, stream = _twin_models()
+    loader = DataLoader(TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=8)
+    val = DataLoader(TensorDataset(torch.tensor(x[:16]), torch.tensor(y[:16])), batch_size=5)
+    h1 = arrays.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+                    validation_data=(x[:16], y[:16]), validation_batch_size=5)
+    h2 = stream.fit(loader, epochs=3, verbose=0, validation_data=val)
+    for key in ("loss", "mae", "val_loss", "val_mae"):
+        np.testing.assert_allclose(h2.history[key], h1.history[key], rtol=1e-5, err_msg=key)
+    for w1, w2 in zip(arrays.get_weights(), stream.get_weights(), strict=True):
+        np.testing.assert_allclose(w2, w1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(stream.evaluate(loader, verbose=0),
+                               arrays.evaluate(x, y, batch_size=8, verbose=0), rtol=1e-6)
+    # predict takes x from (x, y) batches, and bare x batches
+    np.testing.assert_allclose(stream.predict(loader, verbose=0),
+                               arrays.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    bare = DataLoader(torch.tensor(x), batch_size=16)
+    np.testing.assert_allclose(stream.predict(bare, verbose=0), arrays.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_fit_on_a_generator_draws_exactly_steps_per_epoch_batches():
+    x, y = _stream_data()
+    drawn = []
+
+    def batches():
+        k = 0
+        while True:
+            s = (k * 8) % 40
+            drawn.append(s)
+            k += 1
+            yield x[s:s + 8], y[s:s + 8], np.ones(8, np.float32)
+
+    model, _ = _twin_models()
+    history = model.fit(batches(), steps_per_epoch=3, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert drawn == [0, 8, 16, 24, 32, 0]  # a generator goes on across epochs, no batch skipped
+    np.testing.assert_allclose(model.evaluate(batches(), steps=2, verbose=0),
+                               model.evaluate(x[:16], y[:16], batch_size=8, verbose=0),
+                               rtol=1e-6)
+
+
+def test_streams_errors_name_the_argument():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = _stream_data()
+    model, _ = _twin_models()
+    loader = DataLoader(TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=8)
+    with pytest.raises(ValueError, match=r"Argument `y` of fit\(\) must be left at None when "
+                                         r"`x` is a DataLoader"):
+        model.fit(loader, y, verbose=0)
+    with pytest.raises(ValueError, match="`validation_split` of fit"):
+        model.fit(loader, validation_split=0.2, verbose=0)
+    with pytest.raises(ValueError, match=r"generator without len\(\): pass `steps_per_epoch`"):
+        model.fit((b for b in [(x, y)]), verbose=0)
+    with pytest.raises(ValueError, match=r"`steps_per_epoch` of fit\(\) must be a positive "
+                                         r"integer, received steps_per_epoch=0"):
+        model.fit(loader, steps_per_epoch=0, verbose=0)
+    x_only = DataLoader(torch.tensor(x), batch_size=8)
+    with pytest.raises(ValueError, match=r"fit\(\) needs targets.*without y"):
+        model.fit(x_only, verbose=0)
+    with pytest.raises(ValueError, match="`x` yielded no batch"):
+        model.evaluate(iter([]), verbose=0)
+    with pytest.raises(ValueError, match=r"expected \(None, 6, 2\), received \(4, 6, 3\)"):
+        model.fit(DataLoader(TensorDataset(torch.zeros(8, 6, 3), torch.zeros(8, 1)),
+                             batch_size=4), verbose=0)

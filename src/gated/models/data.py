@@ -3,6 +3,10 @@
 Accepted: NumPy arrays, torch tensors, (nested) Python lists, and for multi-input models a
 list/tuple/dict of those. Every check raises with the argument's name, what was expected and
 what was received, before any computation starts.
+
+Also accepted as `x`: a *stream of batches*, a `torch.utils.data.DataLoader` or any iterator
+(a generator), each item `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)` as in Keras. Each
+batch is checked like arrays when it arrives.
 """
 
 from __future__ import annotations
@@ -137,6 +141,54 @@ def batches(n: int, batch_size: int, shuffle: bool = False,
     else:
         for start in range(0, n, batch_size):
             yield slice(start, min(start + batch_size, n))
+
+
+def is_batch_stream(value: Any) -> bool:
+    """A DataLoader or an iterator (a generator): `x` then yields whole batches."""
+    return isinstance(value, (torch.utils.data.DataLoader, Iterator))
+
+
+def unpack_batch(item: Any) -> tuple[Any, Any, Any]:
+    """Keras' rule: a tuple/list of 1-3 elements is `(x[, y[, sample_weight]])`, anything else
+    is `x` alone."""
+    if isinstance(item, (tuple, list)) and 1 <= len(item) <= 3:
+        return (*item, *(None,) * (3 - len(item)))
+    return item, None, None
+
+
+def stream_steps(data: Any, steps: Any, name: str, steps_name: str, method: str) -> int | None:
+    """How many batches to draw from a stream per epoch: `steps` when given, else its
+    `len()`; a generator without `len()` needs `steps` in `fit` (the progress bar and the
+    epochs are counted in batches)."""
+    if steps is not None:
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(
+                f"Argument `{steps_name}` of {method}() must be a positive integer, received "
+                f"{steps_name}={steps!r}."
+            )
+        return int(steps)
+    try:
+        return len(data)
+    except TypeError:
+        if method == "fit" and steps_name == "steps_per_epoch":
+            raise ValueError(
+                f"Argument `{name}` of fit() is a {type(data).__name__} without len(): pass "
+                f"`{steps_name}` (batches per epoch)."
+            ) from None
+        return None
+
+
+def check_stream_only(method: str, **named: Any) -> None:
+    """With a stream as `x`, the batches carry the targets and weights: these must be unset."""
+    for name, (value, default) in named.items():
+        unset = value is None if default is None else (
+            isinstance(value, (int, float)) and value == default)
+        if not unset:
+            raise ValueError(
+                f"Argument `{name}` of {method}() must be left at {default!r} when `x` is a "
+                f"DataLoader or a generator (its batches are `(x, y[, sample_weight])`), "
+                f"received {name}={value!r}."
+            )
 
 
 def check_batch_size(batch_size: Any, method: str) -> int:

@@ -9,6 +9,7 @@ Three ways to get one, as in Keras:
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from typing import Any
 
@@ -173,6 +174,27 @@ class Model(Layer):
         self._ensure_built(x)
         return x, y, sample_weight
 
+    def _array_batches(self, x: Any, y: Any, sample_weight: Any, batch_size: int,
+                       shuffle: bool = False, steps: int | None = None) -> Any:
+        """`(x, y, sample_weight)` batches of checked arrays, on the model's device."""
+        device = self.device
+        index_batches = data_utils.batches(data_utils.num_samples(x), batch_size, shuffle)
+        for index in itertools.islice(index_batches, steps):
+            yield tuple(data_utils.to_device(data_utils.take(a, index), device)
+                        for a in (x, y, sample_weight))
+
+    def _stream_batches(self, data: Any, method: str, check_finite: bool,
+                        steps: int | None = None, class_weight: dict | None = None) -> Any:
+        """`(x, y, sample_weight)` batches from a DataLoader or generator, checked as they
+        come. `iter()` restarts a DataLoader each epoch and continues a generator; `islice`
+        never draws a batch beyond `steps`."""
+        device = self.device
+        for item in itertools.islice(iter(data), steps):
+            xb, yb, wb = self._prepare(*data_utils.unpack_batch(item), method, check_finite)
+            if class_weight is not None and yb is not None:
+                wb = _apply_class_weight(yb, wb, class_weight, self.dtype)
+            yield tuple(data_utils.to_device(a, device) for a in (xb, yb, wb))
+
     def _ensure_built(self, x: Any) -> None:
         if self.built and all(getattr(layer, "built", True) for layer in self.layers):
             return
@@ -262,18 +284,37 @@ class Model(Layer):
                 f"validation_split={validation_split!r}."
             )
         verbose = 1 if verbose == "auto" else int(verbose)
-        x, y, sample_weight = self._prepare(x, y, sample_weight, "fit", check_finite=True)
-        if y is None:
-            raise ValueError("Argument `y` of fit() is required (the targets), received None.")
-        if class_weight is not None:
-            sample_weight = _apply_class_weight(y, sample_weight, class_weight, self.dtype)
+        if data_utils.is_batch_stream(x):
+            data_utils.check_stream_only("fit", y=(y, None), sample_weight=(sample_weight, None),
+                                         validation_split=(validation_split, 0.0))
+            steps = data_utils.stream_steps(x, steps_per_epoch, "x", "steps_per_epoch", "fit")
+            stream, class_weights = x, class_weight
+
+            def epoch_batches() -> Any:
+                return self._stream_batches(stream, "fit", True, steps, class_weights)
+        else:
+            x, y, sample_weight = self._prepare(x, y, sample_weight, "fit", check_finite=True)
+            if y is None:
+                raise ValueError("Argument `y` of fit() is required (the targets), received "
+                                 "None.")
+            if class_weight is not None:
+                sample_weight = _apply_class_weight(y, sample_weight, class_weight, self.dtype)
 
         val = None
-        if validation_data is not None:
+        if data_utils.is_batch_stream(validation_data):
+            v_steps = data_utils.stream_steps(validation_data, validation_steps,
+                                              "validation_data", "validation_steps", "fit")
+            val_stream = validation_data
+
+            def val_batches() -> Any:
+                return self._stream_batches(val_stream, "fit", True, v_steps)
+            val = val_batches
+        elif validation_data is not None:
             if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
                 raise ValueError(
                     "Argument `validation_data` of fit() must be a tuple (x_val, y_val) or "
-                    f"(x_val, y_val, sample_weight_val), received {type(validation_data).__name__}"
+                    f"(x_val, y_val, sample_weight_val), or a DataLoader, received "
+                    f"{type(validation_data).__name__}"
                     + (f" of length {len(validation_data)}"
                        if isinstance(validation_data, (list, tuple)) else "") + "."
                 )
@@ -292,11 +333,22 @@ class Model(Layer):
             x, y, sample_weight = (data_utils.take(x, slice(0, split)),
                                    data_utils.take(y, slice(0, split)),
                                    data_utils.take(sample_weight, slice(0, split)))
+        if isinstance(val, tuple):
+            v_arrays, v_size = val, validation_batch_size or batch_size
 
-        n = data_utils.num_samples(x)
-        steps = math.ceil(n / batch_size)
-        if steps_per_epoch is not None:
-            steps = min(steps, _check_int(steps_per_epoch, "steps_per_epoch", "fit", 1))
+            def val_batches() -> Any:
+                return self._array_batches(*v_arrays, v_size)
+            val = val_batches
+
+        if not data_utils.is_batch_stream(x):
+            n = data_utils.num_samples(x)
+            steps = math.ceil(n / batch_size)
+            if steps_per_epoch is not None:
+                steps = min(steps, _check_int(steps_per_epoch, "steps_per_epoch", "fit", 1))
+            arrays = (x, y, sample_weight)
+
+            def epoch_batches() -> Any:
+                return self._array_batches(*arrays, batch_size, shuffle, steps)
         self._build_optimizer()
         # Keras order: the user's callbacks first (they may add e.g. `learning_rate` to the
         # logs), then History and the progress bar, which read the logs.
@@ -304,7 +356,6 @@ class Model(Layer):
                                            model=self, epochs=epochs, steps=steps,
                                            verbose=verbose)
         history = cb.history
-        device = self.device
         self.stop_training = False
         cb.on_train_begin()
         try:
@@ -312,13 +363,13 @@ class Model(Layer):
                 self._reset_metrics()
                 cb.on_epoch_begin(epoch)
                 loss_sum, seen = 0.0, 0
-                for step, index in enumerate(data_utils.batches(n, batch_size, shuffle)):
-                    if step >= steps:
-                        break
+                for step, (xb, yb, wb) in enumerate(epoch_batches()):
+                    if yb is None:
+                        raise ValueError(
+                            "fit() needs targets: each batch of `x` must be (x, y) or "
+                            "(x, y, sample_weight), received a batch without y."
+                        )
                     cb.on_train_batch_begin(step)
-                    xb = data_utils.to_device(data_utils.take(x, index), device)
-                    yb = data_utils.to_device(data_utils.take(y, index), device)
-                    wb = data_utils.to_device(data_utils.take(sample_weight, index), device)
                     batch_loss = self._train_batch(xb, yb, wb)
                     size = data_utils.num_samples(xb)
                     loss_sum += batch_loss * size
@@ -329,7 +380,7 @@ class Model(Layer):
                         break
                 epoch_logs = {"loss": loss_sum / max(seen, 1), **self._metric_logs()}
                 if val is not None and (epoch + 1) % validation_freq == 0:
-                    val_logs = self._evaluate_arrays(*val, validation_batch_size or batch_size)
+                    val_logs = self._evaluate_batches(val(), "validation_data")
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 cb.on_epoch_end(epoch, epoch_logs)
                 if self.stop_training:
@@ -341,35 +392,49 @@ class Model(Layer):
         return history
 
     # ------------------------------------------------------------------ evaluate / predict
-    def _evaluate_arrays(self, x: Any, y: Any, sample_weight: Any,
-                         batch_size: int) -> dict[str, float]:
+    def _evaluate_batches(self, batches: Any, name: str) -> dict[str, float]:
         self.eval()
         self._reset_metrics()
-        device = self.device
         total, count = 0.0, 0
-        n = data_utils.num_samples(x)
         with torch.no_grad():
-            for index in data_utils.batches(n, batch_size):
-                xb = data_utils.to_device(data_utils.take(x, index), device)
-                yb = data_utils.to_device(data_utils.take(y, index), device)
-                wb = data_utils.to_device(data_utils.take(sample_weight, index), device)
+            for xb, yb, wb in batches:
+                if yb is None:
+                    raise ValueError(
+                        f"Evaluating needs targets: each batch of `{name}` must be (x, y) or "
+                        "(x, y, sample_weight), received a batch without y."
+                    )
                 y_pred = self(xb, training=False)
                 size = data_utils.num_samples(xb)
                 total += float(self._compute_loss(yb, y_pred, wb)) * size
                 count += size
                 self._update_metrics(yb, y_pred, wb)
-        return {"loss": total / max(count, 1), **self._metric_logs()}
+        if count == 0:
+            raise ValueError(f"Argument `{name}` yielded no batch to evaluate on.")
+        return {"loss": total / count, **self._metric_logs()}
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
                  verbose: Any = "auto", sample_weight: Any = None, steps: int | None = None,
                  callbacks: list | None = None, return_dict: bool = False) -> Any:
-        """Loss (and metrics) on `(x, y)`: a float, a list `[loss, *metrics]`, or a dict."""
+        """Loss (and metrics) on `(x, y)`: a float, a list `[loss, *metrics]`, or a dict.
+
+        `x` may be a DataLoader or generator of `(x, y[, sample_weight])` batches (then `y`
+        and `sample_weight` stay unset); `steps` limits the number of batches drawn.
+        """
         self._assert_compiled("evaluate")
         batch_size = data_utils.check_batch_size(batch_size, "evaluate")
-        x, y, sample_weight = self._prepare(x, y, sample_weight, "evaluate", check_finite=False)
-        if y is None:
-            raise ValueError("Argument `y` of evaluate() is required, received None.")
-        logs = self._evaluate_arrays(x, y, sample_weight, batch_size)
+        if data_utils.is_batch_stream(x):
+            data_utils.check_stream_only("evaluate", y=(y, None),
+                                         sample_weight=(sample_weight, None))
+            n_steps = data_utils.stream_steps(x, steps, "x", "steps", "evaluate")
+            batches = self._stream_batches(x, "evaluate", False, n_steps)
+        else:
+            x, y, sample_weight = self._prepare(x, y, sample_weight, "evaluate",
+                                                check_finite=False)
+            if y is None:
+                raise ValueError("Argument `y` of evaluate() is required, received None.")
+            n_steps = None if steps is None else _check_int(steps, "steps", "evaluate", 1)
+            batches = self._array_batches(x, y, sample_weight, batch_size, steps=n_steps)
+        logs = self._evaluate_batches(batches, "x")
         verbose = 1 if verbose == "auto" else int(verbose)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
@@ -380,17 +445,24 @@ class Model(Layer):
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 steps: int | None = None, callbacks: list | None = None) -> Any:
-        """Outputs for `x`, computed in batches at inference; returns NumPy array(s)."""
+        """Outputs for `x`, computed in batches at inference; returns NumPy array(s).
+
+        `x` may be a DataLoader or generator: its batches are `x` or tuples whose first element
+        is `x` (targets are ignored); `steps` limits the number of batches drawn.
+        """
         batch_size = data_utils.check_batch_size(batch_size, "predict")
-        x, _, _ = self._prepare(x, None, None, "predict", check_finite=False)
+        if data_utils.is_batch_stream(x):
+            n_steps = data_utils.stream_steps(x, steps, "x", "steps", "predict")
+            batches = self._stream_batches(x, "predict", False, n_steps)
+        else:
+            x, _, _ = self._prepare(x, None, None, "predict", check_finite=False)
+            n_steps = None if steps is None else _check_int(steps, "steps", "predict", 1)
+            batches = self._array_batches(x, None, None, batch_size, steps=n_steps)
         self.eval()
-        device = self.device
         outputs: list = []
         with torch.no_grad():
-            for index in data_utils.batches(data_utils.num_samples(x), batch_size):
-                out = self(data_utils.to_device(data_utils.take(x, index), device),
-                           training=False)
-                outputs.append(out)
+            for xb, _, _ in batches:
+                outputs.append(self(xb, training=False))
         if not outputs:
             raise ValueError("Argument `x` of predict() holds 0 samples.")
         if isinstance(outputs[0], (list, tuple)):
@@ -426,7 +498,10 @@ class Model(Layer):
         """Loss (and metrics) of one batch, without updating the weights."""
         self._assert_compiled("test_on_batch")
         x, y, sample_weight = self._prepare(x, y, sample_weight, "test_on_batch", False)
-        logs = self._evaluate_arrays(x, y, sample_weight, data_utils.num_samples(x))
+        if y is None:
+            raise ValueError("Argument `y` of test_on_batch() is required, received None.")
+        batch = self._array_batches(x, y, sample_weight, data_utils.num_samples(x))
+        logs = self._evaluate_batches(batch, "x")
         if return_dict:
             return logs
         values = list(logs.values())
