@@ -31,6 +31,8 @@ Numbers reached (N = 50, seeds 0-4, 6,000 updates each), 204 s wall in all:
     CRITERION -> FAIL: the peephole advantage is not reproduced at this budget.
 With `--quick` (seeds 0-2, 3,000 updates, 71 s): peephole 57%, 100%, 93% (mean 83%) vs
     3%, 100%, 100% (mean 68%), 1/3 perfect runs each -> PASS: the verdict hinges on seeds.
+`timing_sweep.py` runs 8+8 seeds at once (and the paper's truncated gradient): no robust
+peephole advantage there either (docs/science.md, section 4b).
 """
 
 from __future__ import annotations
