@@ -17,12 +17,18 @@ Peephole layout as `gated`'s `variant="peephole"`: i and f see c_{t-1}, o sees c
 checks the cell here against `gated.layers.LSTM` with copied weights). Initialisation as
 Keras: Glorot-uniform kernels and peepholes, orthogonal recurrent kernel, forget bias 1.
 
-Commands and numbers (2-core shared CPU, torch 2.13, 1 thread):
+Commands and numbers (2-core shared CPU, torch 2.13, 1 thread; the first two from the
+exploratory version of this script, whose different float rounding moves per-seed results;
+all runs in docs/science.md, section 4b):
 
     python examples/timing_sweep.py --interval 20 --seeds 8 --steps 3000 --gradient full
         peephole 7/8 runs with all 30 spikes exact (mean 96%); no peephole 8/8 (100%); 350 s
     python examples/timing_sweep.py --interval 20 --seeds 8 --steps 3000 --gradient truncated
         peephole 0/8 (mean 6%); no peephole 0/8 (15%); 350 s
+    python examples/timing_sweep.py --interval 50 --seeds 8 --steps 4000
+        peephole 1/8 (mean 74%); no peephole 4/8 (86%); 904 s
+    python examples/timing_sweep.py --interval 20 --seeds 8 --steps 3000 --units 2
+        peephole 0/8 (mean 15%); no peephole 0/8 (10%); 171 s (this script as committed)
 """
 
 from __future__ import annotations
