@@ -861,7 +861,27 @@ class Adadelta(Optimizer):
         return {"rho": self.rho, "eps": self.epsilon}
 
 
-class Adamax(Optimizer):
+class _BetasOptimizer(Optimizer):
+    """Shared by the Adam-like optimizers with `(beta_1, beta_2, epsilon)` and nothing else."""
+
+    def __init__(self, learning_rate: float | Callable[[int], float] = 0.001,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+                 weight_decay: float | None = None, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None,
+                 name: str | None = None, **kwargs: Any):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _hyperparameters(self) -> dict[str, Any]:
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+    def _torch_kwargs(self) -> dict[str, Any]:
+        return {"betas": (self.beta_1, self.beta_2), "eps": self.epsilon}
+
+
+class Adamax(_BetasOptimizer):
     """Adamax (Adam with the infinity norm), on `torch.optim.Adamax`.
 
     Args:
@@ -869,30 +889,15 @@ class Adamax(Optimizer):
         beta_1: default 0.9.
         beta_2: default 0.999.
         epsilon: default 1e-7.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name: see `Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: see `Optimizer`
+            (`name` defaults to `"adamax"`).
     """
 
     _torch_class = torch.optim.Adamax
     _default_name = "adamax"
 
-    def __init__(self, learning_rate: float | Callable[[int], float] = 0.001,
-                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
-                 weight_decay: float | None = None, clipnorm: float | None = None,
-                 clipvalue: float | None = None, global_clipnorm: float | None = None,
-                 name: str = "adamax", **kwargs: Any):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, name=name, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
-    def _hyperparameters(self) -> dict[str, Any]:
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
-
-    def _torch_kwargs(self) -> dict[str, Any]:
-        return {"betas": (self.beta_1, self.beta_2), "eps": self.epsilon}
-
-
-class Nadam(Optimizer):
+class Nadam(_BetasOptimizer):
     """Nadam (Adam with Nesterov momentum), on `torch.optim.NAdam`.
 
     Args:
@@ -900,27 +905,12 @@ class Nadam(Optimizer):
         beta_1: default 0.9.
         beta_2: default 0.999.
         epsilon: default 1e-7.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name: see `Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: see `Optimizer`
+            (`name` defaults to `"nadam"`).
     """
 
     _torch_class = torch.optim.NAdam
     _default_name = "nadam"
-
-    def __init__(self, learning_rate: float | Callable[[int], float] = 0.001,
-                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
-                 weight_decay: float | None = None, clipnorm: float | None = None,
-                 clipvalue: float | None = None, global_clipnorm: float | None = None,
-                 name: str = "nadam", **kwargs: Any):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, name=name, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
-
-    def _hyperparameters(self) -> dict[str, Any]:
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
-
-    def _torch_kwargs(self) -> dict[str, Any]:
-        return {"betas": (self.beta_1, self.beta_2), "eps": self.epsilon}
 
 
 class TorchOptimizer(Optimizer):
