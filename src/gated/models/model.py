@@ -9,6 +9,7 @@ Three ways to get one, as in Keras:
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import math
 from typing import Any
@@ -256,14 +257,16 @@ class Model(Layer):
         """Train for `epochs` passes over `(x, y)` (Keras' `fit`).
 
         Args:
-            x, y: Inputs and targets (NumPy, torch, lists); same number of samples.
+            x, y: Inputs and targets (NumPy, torch, lists); same number of samples. Or `x`
+                a DataLoader or generator of `(x, y[, sample_weight])` batches, `y` unset.
             batch_size: Samples per gradient step (default 32).
             epochs: Number of passes over the data.
             verbose: 0 silent, 1 progress bar, 2 one line per epoch (`'auto'` = 1).
             callbacks: List of `gated.callbacks.Callback`.
             validation_split: Fraction of the data, taken from the end before shuffling,
                 held out for validation.
-            validation_data: `(x_val, y_val)` or `(x_val, y_val, sample_weight_val)`.
+            validation_data: `(x_val, y_val)`, `(x_val, y_val, sample_weight_val)`, or a
+                DataLoader/generator of such batches (`validation_steps` limits it).
             shuffle: Shuffle the training samples every epoch.
             class_weight: `{class: weight}`, multiplies the sample weights by the class of y.
             sample_weight: Per-sample (or per-time-step) loss weights.
@@ -284,14 +287,14 @@ class Model(Layer):
                 f"validation_split={validation_split!r}."
             )
         verbose = 1 if verbose == "auto" else int(verbose)
-        if data_utils.is_batch_stream(x):
+        # epoch_batches() / val_batches() start one pass of (x, y, sample_weight) batches.
+        streaming = data_utils.is_batch_stream(x)
+        if streaming:
             data_utils.check_stream_only("fit", y=(y, None), sample_weight=(sample_weight, None),
                                          validation_split=(validation_split, 0.0))
             steps = data_utils.stream_steps(x, steps_per_epoch, "x", "steps_per_epoch", "fit")
-            stream, class_weights = x, class_weight
-
-            def epoch_batches() -> Any:
-                return self._stream_batches(stream, "fit", True, steps, class_weights)
+            epoch_batches = functools.partial(self._stream_batches, x, "fit", True, steps,
+                                              class_weight)
         else:
             x, y, sample_weight = self._prepare(x, y, sample_weight, "fit", check_finite=True)
             if y is None:
@@ -300,15 +303,13 @@ class Model(Layer):
             if class_weight is not None:
                 sample_weight = _apply_class_weight(y, sample_weight, class_weight, self.dtype)
 
-        val = None
+        val_batches = None
+        val_size = validation_batch_size or batch_size
         if data_utils.is_batch_stream(validation_data):
             v_steps = data_utils.stream_steps(validation_data, validation_steps,
                                               "validation_data", "validation_steps", "fit")
-            val_stream = validation_data
-
-            def val_batches() -> Any:
-                return self._stream_batches(val_stream, "fit", True, v_steps)
-            val = val_batches
+            val_batches = functools.partial(self._stream_batches, validation_data, "fit", True,
+                                            v_steps)
         elif validation_data is not None:
             if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
                 raise ValueError(
@@ -320,6 +321,7 @@ class Model(Layer):
                 )
             vx, vy, *rest = validation_data
             val = self._prepare(vx, vy, rest[0] if rest else None, "fit", check_finite=True)
+            val_batches = functools.partial(self._array_batches, *val, val_size)
         elif validation_split:
             n = data_utils.num_samples(x)
             split = int(math.floor(n * (1.0 - float(validation_split))))
@@ -328,27 +330,17 @@ class Model(Layer):
                     f"validation_split={validation_split} of {n} samples leaves "
                     f"{split} for training and {n - split} for validation; both must be > 0."
                 )
-            val = (data_utils.take(x, slice(split, n)), data_utils.take(y, slice(split, n)),
-                   data_utils.take(sample_weight, slice(split, n)))
-            x, y, sample_weight = (data_utils.take(x, slice(0, split)),
-                                   data_utils.take(y, slice(0, split)),
-                                   data_utils.take(sample_weight, slice(0, split)))
-        if isinstance(val, tuple):
-            v_arrays, v_size = val, validation_batch_size or batch_size
+            val = [data_utils.take(a, slice(split, n)) for a in (x, y, sample_weight)]
+            val_batches = functools.partial(self._array_batches, *val, val_size)
+            x, y, sample_weight = (data_utils.take(a, slice(0, split))
+                                   for a in (x, y, sample_weight))
 
-            def val_batches() -> Any:
-                return self._array_batches(*v_arrays, v_size)
-            val = val_batches
-
-        if not data_utils.is_batch_stream(x):
-            n = data_utils.num_samples(x)
-            steps = math.ceil(n / batch_size)
+        if not streaming:
+            steps = math.ceil(data_utils.num_samples(x) / batch_size)
             if steps_per_epoch is not None:
                 steps = min(steps, _check_int(steps_per_epoch, "steps_per_epoch", "fit", 1))
-            arrays = (x, y, sample_weight)
-
-            def epoch_batches() -> Any:
-                return self._array_batches(*arrays, batch_size, shuffle, steps)
+            epoch_batches = functools.partial(self._array_batches, x, y, sample_weight,
+                                              batch_size, shuffle, steps)
         self._build_optimizer()
         # Keras order: the user's callbacks first (they may add e.g. `learning_rate` to the
         # logs), then History and the progress bar, which read the logs.
@@ -379,8 +371,8 @@ class Model(Layer):
                     if self.stop_training:
                         break
                 epoch_logs = {"loss": loss_sum / max(seen, 1), **self._metric_logs()}
-                if val is not None and (epoch + 1) % validation_freq == 0:
-                    val_logs = self._evaluate_batches(val(), "validation_data")
+                if val_batches is not None and (epoch + 1) % validation_freq == 0:
+                    val_logs = self._evaluate_batches(val_batches(), "validation_data")
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 cb.on_epoch_end(epoch, epoch_logs)
                 if self.stop_training:
