@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gated import callbacks, optimizers
-from gated.training.progress import ProgressBar, format_logs
+from gated.utils.progress import ProgressBar, format_logs
 
 
 class FakeModel:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from gated import losses
-from gated.training.losses import EPSILON
+from gated.losses import EPSILON
 
 torch.manual_seed(0)
 

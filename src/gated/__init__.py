@@ -12,7 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {"activations", "callbacks", "cells", "data", "engine", "initializers", "layers",
-               "losses", "metrics", "models", "optimizers", "regularizers", "training", "viz"}
+               "losses", "metrics", "models", "optimizers", "regularizers", "utils", "viz"}
 
 
 def __getattr__(name: str) -> Any:

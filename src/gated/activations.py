@@ -8,11 +8,12 @@ Besides Keras' names, the LSTM family needs two squashings of the 1997 paper:
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
+from gated._checks import did_you_mean
 
 
 def linear(x: torch.Tensor) -> torch.Tensor:
@@ -64,10 +65,9 @@ def get(identifier: str | Callable | None) -> Callable[[torch.Tensor], torch.Ten
     if isinstance(identifier, str):
         if identifier in _BY_NAME:
             return _BY_NAME[identifier]
-        close = difflib.get_close_matches(identifier, list(_BY_NAME), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
         raise ValueError(
-            f"Unknown activation '{identifier}'.{hint} Known activations: {sorted(_BY_NAME)}."
+            f"Unknown activation '{identifier}'.{did_you_mean(identifier, _BY_NAME)}"
+            f" Known activations: {sorted(_BY_NAME)}."
         )
     if callable(identifier):
         return identifier

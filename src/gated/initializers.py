@@ -7,11 +7,12 @@ Each initializer fills a tensor in place. Fans follow Keras: for a 2-D weight of
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable
 
 import torch
+
+from gated._checks import did_you_mean, to_snake_case
 
 
 def _fans(shape: tuple) -> tuple[int, int]:
@@ -154,13 +155,12 @@ def get(identifier: str | Initializer | Callable) -> Callable[[torch.Tensor], to
     if isinstance(identifier, dict) and "class_name" in identifier:
         return get(identifier["class_name"]).__class__(**identifier.get("config", {}))
     if isinstance(identifier, str):
-        key = identifier if identifier in _BY_NAME else _snake(identifier)
+        key = identifier if identifier in _BY_NAME else to_snake_case(identifier)
         if key in _BY_NAME:
             return _BY_NAME[key]()
-        close = difflib.get_close_matches(key, list(_BY_NAME), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
         raise ValueError(
-            f"Unknown initializer '{identifier}'.{hint} Known initializers: {sorted(_BY_NAME)}."
+            f"Unknown initializer '{identifier}'.{did_you_mean(key, _BY_NAME)}"
+            f" Known initializers: {sorted(_BY_NAME)}."
         )
     raise TypeError(
         f"An initializer must be a name, an Initializer or a callable, received "
@@ -168,10 +168,6 @@ def get(identifier: str | Initializer | Callable) -> Callable[[torch.Tensor], to
     )
 
 
-def _snake(name: str) -> str:
-    import re
-
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def serialize(init) -> str | dict:

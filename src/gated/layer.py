@@ -17,13 +17,14 @@ What a Keras user expects of every layer lives here once:
 from __future__ import annotations
 
 import inspect
-import re
 from collections import defaultdict
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+
+from gated._checks import check_positive_int, check_rate, to_snake_case  # noqa: F401
 
 _NAME_COUNTS: dict[str, int] = defaultdict(int)
 
@@ -35,11 +36,6 @@ _DTYPES = {
     "int32": torch.int32,
     "int64": torch.int64,
 }
-
-
-def to_snake_case(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
 def unique_name(base: str) -> str:
@@ -71,24 +67,6 @@ def format_shape(shape: Any) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
         ",)" if len(shape) == 1 else ")"
     )
-
-
-def check_positive_int(value: Any, name: str, owner: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(
-            f"Received an invalid value for argument `{name}` of {owner}: expected a positive "
-            f"integer, received {name}={value!r}."
-        )
-    return int(value)
-
-
-def check_rate(value: Any, name: str, owner: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(
-            f"Received an invalid value for argument `{name}` of {owner}: expected a float in "
-            f"[0, 1), received {name}={value!r}."
-        )
-    return float(value)
 
 
 class Node:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
-
 import torch
+
+from gated._checks import did_you_mean
 
 
 class Regularizer:
@@ -53,9 +53,7 @@ def get(identifier):
         key = identifier.lower()
         if key in _BY_NAME:
             return _BY_NAME[key]()
-        close = difflib.get_close_matches(key, list(_BY_NAME), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise ValueError(f"Unknown regularizer '{identifier}'.{hint}")
+        raise ValueError(f"Unknown regularizer '{identifier}'.{did_you_mean(key, _BY_NAME)}")
     if isinstance(identifier, dict):
         return L1L2(**identifier.get("config", identifier))
     raise TypeError(f"A regularizer must be a name or callable, received {identifier!r}.")

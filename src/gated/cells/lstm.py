@@ -56,6 +56,7 @@ import torch
 import torch.nn.functional as F
 
 from gated import activations
+from gated._checks import did_you_mean
 from gated.cells.base import RNNCell, State, project
 from gated.layer import check_positive_int, check_rate
 
@@ -131,12 +132,9 @@ class LSTMCell(RNNCell):
                  zoneout_hidden: float = 0.0, **kwargs: Any) -> None:
         super().__init__(units, **kwargs)
         if variant not in VARIANTS:
-            import difflib
-
-            close = difflib.get_close_matches(str(variant), list(VARIANTS), n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
             raise ValueError(
-                f"Unknown LSTM variant={variant!r}.{hint} Known variants: {list(VARIANTS)}."
+                f"Unknown LSTM variant={variant!r}.{did_you_mean(variant, VARIANTS)}"
+                f" Known variants: {list(VARIANTS)}."
             )
         preset = VARIANTS[variant]
         given = {

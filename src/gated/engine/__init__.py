@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from gated._checks import did_you_mean
 from gated.engine import fused, platform, reference
 
 ENGINES = ("auto", "platform", "compiled", "fused", "reference")
@@ -50,11 +51,8 @@ PLATFORM_MIN_STEPS = 8
 
 def check_engine(engine: str) -> str:
     if engine not in ENGINES:
-        import difflib
-
-        close = difflib.get_close_matches(str(engine), ENGINES, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise ValueError(f"Unknown engine={engine!r}.{hint} Known engines: {list(ENGINES)}.")
+        raise ValueError(f"Unknown engine={engine!r}.{did_you_mean(engine, ENGINES)}"
+                         f" Known engines: {list(ENGINES)}.")
     return engine
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gated._checks import to_snake_case
 from gated.layer import KerasTensor, Layer, unique_name
 from gated.models import data as data_utils
 
@@ -34,7 +35,7 @@ class Model(Layer):
                  **kwargs: Any) -> None:
         if name is None:
             name = unique_name("functional" if inputs is not None else
-                               _snake(type(self).__name__))
+                               to_snake_case(type(self).__name__))
         super().__init__(name=name, **kwargs)
         self.compiled = False
         self.optimizer = None
@@ -132,8 +133,8 @@ class Model(Layer):
             loss_weights, weighted_metrics, run_eagerly, jit_compile, steps_per_execution:
                 accepted for Keras compatibility (the model always runs eagerly).
         """
-        from gated.training import losses, optimizers
-        from gated.training import metrics as metrics_module
+        from gated import losses, optimizers
+        from gated import metrics as metrics_module
 
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss) if loss is not None else None
@@ -276,7 +277,7 @@ class Model(Layer):
         Returns:
             A `History` whose `.history` maps `loss`, metrics and `val_*` to per-epoch lists.
         """
-        from gated.training import callbacks as callbacks_module
+        from gated import callbacks as callbacks_module
 
         self._assert_compiled("fit")
         epochs = _check_int(epochs, "epochs", "fit", minimum=0)
@@ -561,12 +562,6 @@ class Model(Layer):
         for k, v in self.__dict__.items():
             setattr(clone, k, copy.deepcopy(v, memo))
         return clone
-
-
-def _snake(name: str) -> str:
-    from gated.layer import to_snake_case
-
-    return to_snake_case(name)
 
 
 def _check_int(value: Any, name: str, method: str, minimum: int = 0) -> int:

@@ -71,8 +71,8 @@ def _ordered(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def _compile_config(model: Any) -> dict | None:
     if not getattr(model, "compiled", False):
         return None
-    from gated.training import losses
-    from gated.training.optimizers import TorchOptimizer
+    from gated import losses
+    from gated.optimizers import TorchOptimizer
 
     opt = model.optimizer
     # A raw torch.optim optimizer has no config without its parameters: not restorable.
@@ -232,8 +232,8 @@ def _assign(model: Any, weights: dict[str, torch.Tensor], fail: Any) -> None:
 def _restore_compile(model: Any, cfg: dict, members: dict[str, bytes], fail: Any) -> None:
     import warnings
 
-    from gated.training import losses
-    from gated.training import optimizers as optimizers_module
+    from gated import losses
+    from gated import optimizers as optimizers_module
 
     opt_cfg = cfg["optimizer"]
     loss = losses.deserialize(cfg["loss"]) if cfg.get("loss") else None

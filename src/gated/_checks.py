@@ -1,6 +1,6 @@
-"""Helpers for friendly "unknown name" errors.
+"""The checks every module shares: friendly "unknown name" errors, names, argument values.
 
-Every registry in `gated.training` (losses, metrics, optimizers) resolves Keras string
+Every registry (losses, metrics, optimizers) resolves Keras string
 identifiers. When a name is unknown we say so and suggest the closest known names, the way a
 spell checker would: `Unknown loss 'mse2'. Did you mean 'mse'? Known losses: ...`.
 """
@@ -8,10 +8,14 @@ spell checker would: `Unknown loss 'mse2'. Did you mean 'mse'? Known losses: ...
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["close_matches", "unknown_name_error", "check_kwargs", "type_name"]
+import numpy as np
+
+__all__ = ["close_matches", "did_you_mean", "unknown_name_error", "check_kwargs", "type_name",
+           "to_snake_case", "check_positive_int", "check_rate"]
 
 
 def close_matches(name: str, known: Iterable[str], n: int = 3, cutoff: float = 0.6) -> list[str]:
@@ -105,3 +109,40 @@ def type_name(obj: Any) -> str:
     t = type(obj)
     module = t.__module__
     return t.__qualname__ if module == "builtins" else f"{module}.{t.__qualname__}"
+
+
+def did_you_mean(name: Any, known: Iterable[str]) -> str:
+    """`" Did you mean 'x'?"` for the closest known name, or `""` (for error messages).
+
+    Example:
+    >>> did_you_mean("peepole", ["peephole", "cifg"])
+    " Did you mean 'peephole'?"
+    """
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def to_snake_case(name: str) -> str:
+    """Keras' default names: `MeanSquaredError` -> `mean_squared_error`, `LSTM` -> `lstm`."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def check_positive_int(value: Any, name: str, owner: str) -> int:
+    """`value` as an int, or a `ValueError` naming the argument, the owner and the value."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(
+            f"Received an invalid value for argument `{name}` of {owner}: expected a positive "
+            f"integer, received {name}={value!r}."
+        )
+    return int(value)
+
+
+def check_rate(value: Any, name: str, owner: str) -> float:
+    """A rate in [0, 1) as a float, or a `ValueError` naming the argument and the value."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(
+            f"Received an invalid value for argument `{name}` of {owner}: expected a float in "
+            f"[0, 1), received {name}={value!r}."
+        )
+    return float(value)
