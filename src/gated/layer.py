@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from gated._checks import check_positive_int, check_rate, to_snake_case  # noqa: F401
+from gated.serialization import register_builtin
 
 _NAME_COUNTS: dict[str, int] = defaultdict(int)
 
@@ -135,6 +136,8 @@ class Layer(nn.Module):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Keras semantics: calling `layer.build(shape)` yourself also marks the layer built.
         super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("gated."):
+            register_builtin(cls)  # gated's own classes are found by name when loading
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_marks_built", False):
             def wrapped(self, input_shape=None, _build=build):

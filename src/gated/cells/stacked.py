@@ -85,7 +85,7 @@ class StackedRNNCells(RNNCell):
         return y, tuple(new_states)
 
     def get_config(self) -> dict:
-        from gated.layers.serialization import serialize
+        from gated.serialization import serialize
 
         config = super().get_config()
         config.pop("units", None)
@@ -98,7 +98,7 @@ class StackedRNNCells(RNNCell):
 
     @classmethod
     def from_config(cls, config: dict):
-        from gated.layers.serialization import deserialize
+        from gated.serialization import deserialize
 
         config = dict(config)
         cells = [deserialize(c) for c in config.pop("cells")]

@@ -253,7 +253,7 @@ class RNN(Layer):
 
     # ------------------------------------------------------------------ weights & config
     def get_config(self) -> dict:
-        from gated.layers.serialization import serialize
+        from gated.serialization import serialize
 
         config = super().get_config()
         config.update(
@@ -271,7 +271,7 @@ class RNN(Layer):
 
     @classmethod
     def from_config(cls, config: dict) -> RNN:
-        from gated.layers.serialization import deserialize
+        from gated.serialization import deserialize
 
         config = dict(config)
         if cls is RNN:

@@ -30,7 +30,7 @@ class Bidirectional(Layer):
     def __init__(self, layer: Layer, merge_mode: str | None = "concat",
                  backward_layer: Layer | None = None, **kwargs: Any) -> None:
         from gated.layers.recurrent import RNN, _UserCell
-        from gated.layers.serialization import deserialize, serialize
+        from gated.serialization import deserialize, serialize
 
         if not isinstance(layer, RNN):
             raise TypeError(
@@ -132,7 +132,7 @@ class Bidirectional(Layer):
         self.backward_layer.reset_states()
 
     def get_config(self) -> dict:
-        from gated.layers.serialization import serialize
+        from gated.serialization import serialize
 
         config = super().get_config()
         config["layer"] = serialize(self.forward_layer)
@@ -142,7 +142,7 @@ class Bidirectional(Layer):
 
     @classmethod
     def from_config(cls, config: dict) -> Bidirectional:
-        from gated.layers.serialization import deserialize
+        from gated.serialization import deserialize
 
         config = dict(config)
         config["layer"] = deserialize(config["layer"])
@@ -193,7 +193,7 @@ class TimeDistributed(Layer):
         return y.reshape(b, t, *y.shape[1:])
 
     def get_config(self) -> dict:
-        from gated.layers.serialization import serialize
+        from gated.serialization import serialize
 
         config = super().get_config()
         config["layer"] = serialize(self.layer)
@@ -201,7 +201,7 @@ class TimeDistributed(Layer):
 
     @classmethod
     def from_config(cls, config: dict) -> TimeDistributed:
-        from gated.layers.serialization import deserialize
+        from gated.serialization import deserialize
 
         config = dict(config)
         config["layer"] = deserialize(config["layer"])

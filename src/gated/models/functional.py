@@ -130,7 +130,7 @@ class Graph:
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
-        from gated.layers.serialization import serialize
+        from gated.serialization import serialize
 
         layer_ids: dict[int, str] = {}
         layers_cfg = []
@@ -163,7 +163,7 @@ class Graph:
 
     @staticmethod
     def from_config(config: dict, custom_objects: dict | None = None) -> tuple[Any, Any]:
-        from gated.layers.serialization import deserialize
+        from gated.serialization import deserialize
 
         layers: dict[str, Layer] = {}
         produced: dict[tuple[str, int], Any] = {}

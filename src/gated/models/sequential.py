@@ -146,7 +146,7 @@ class Sequential(Model):
         return x
 
     def get_config(self) -> dict:
-        from gated.layers.serialization import serialize
+        from gated.serialization import serialize
 
         config: dict[str, Any] = {"name": self.name,
                                   "layers": [serialize(layer) for layer in self._layers]}
@@ -156,7 +156,7 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> Sequential:
-        from gated.layers.serialization import deserialize
+        from gated.serialization import deserialize
 
         model = cls(name=config.get("name"))
         if config.get("build_input_shape") is not None:
