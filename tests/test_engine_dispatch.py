@@ -10,7 +10,8 @@ import torch
 
 from gated import engine as engines
 from gated.cells import GRUCell, LSTMCell, SimpleRNNCell
-from gated.engine import reference
+from gated.cells.lstm.torch import LSTMTorch
+from gated.engine import dispatch, reference
 from gated.layers import GRU, LSTM, RNN
 
 B, T, F, U = 3, 7, 4, 5
@@ -19,7 +20,7 @@ B, T, F, U = 3, 7, 4, 5
 @pytest.fixture
 def no_compiled(monkeypatch):
     """As if numba were not installed."""
-    monkeypatch.setattr(engines, "_compiled",
+    monkeypatch.setattr(dispatch, "_compiled",
                         {"module": None, "reason": "not available (No module named 'numba')"})
 
 
@@ -36,13 +37,13 @@ def fake_compiled(monkeypatch):
         return reference.scan(cell, x, states, mask, reverse, recurrent_mask, training)
 
     module = types.SimpleNamespace(supports=supports, scan=scan)
-    monkeypatch.setattr(engines, "_compiled", {"module": module, "reason": ""})
+    monkeypatch.setattr(dispatch, "_compiled", {"module": module, "reason": ""})
     return calls
 
 
 @pytest.fixture
 def fresh_warnings(monkeypatch):
-    monkeypatch.setattr(engines, "_warned", set())
+    monkeypatch.setattr(dispatch, "_warned", set())
 
 
 def built(cell, dtype=torch.float32):
@@ -69,8 +70,8 @@ def test_auto_picks_platform_for_standard_cells(no_compiled):
 def test_auto_avoids_per_call_overheads_on_short_sequences(no_compiled):
     """oneDNN's per-call setup outweighs a few steps; one step has nothing to fuse."""
     lstm = built(LSTMCell(U))
-    assert engines.select(lstm, torch.zeros(B, engines.PLATFORM_MIN_STEPS - 1, F)) == "fused"
-    assert engines.select(lstm, torch.zeros(B, engines.PLATFORM_MIN_STEPS, F)) == "platform"
+    assert engines.select(lstm, torch.zeros(B, LSTMTorch.min_steps - 1, F)) == "fused"
+    assert engines.select(lstm, torch.zeros(B, LSTMTorch.min_steps, F)) == "platform"
     assert engines.select(built(GRUCell(U)), torch.zeros(B, 3, F)) == "platform"  # not oneDNN
     assert engines.select(lstm.double(), torch.zeros(B, 3, F, dtype=torch.float64)) == "platform"
     assert engines.select(built(LSTMCell(U, variant="cifg")), torch.zeros(B, 1, F)) == \
@@ -216,7 +217,7 @@ def test_explain_names_every_candidate_and_the_pick(no_compiled):
     lambda: SimpleRNNCell(U, activation="relu"),
 ])
 def test_streaming_step_equals_cell_step(factory, no_compiled, monkeypatch):
-    monkeypatch.setattr(engines, "_step_paths", engines.weakref.WeakKeyDictionary())
+    monkeypatch.setattr(dispatch, "_step_paths", dispatch.weakref.WeakKeyDictionary())
     cell = built(factory(), torch.float64)
     states = tuple(torch.randn(2, n, dtype=torch.float64) for n in cell.state_size)
     for _ in range(3):  # carried state, cached path

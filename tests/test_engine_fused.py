@@ -120,13 +120,13 @@ def test_gradcheck_fused_function(name, mask, reverse, rmask):
     mask_t = None if mask is None else torch.tensor(MASKS[mask], dtype=torch.bool)[:2, :4]
     rm = torch.tensor([[0.0, 2.0] * 3] * 2, dtype=torch.float64)[:, :cell.state_size[0]] \
         if rmask else None
-    spec, weights = fused.build_spec(cell, x, states, mask_t, reverse, rm, training=False)
-    xw = fused.input_projection(cell, spec["family"], x).detach()  # time-major
+    plan, weights = fused.build_plan(cell, x, states, mask_t, reverse, rm, training=False)
+    xw = fused.project(plan, x).detach()  # time-major
     inputs = [xw, *states, *weights.values()]
     inputs = tuple(t.detach().clone().requires_grad_() for t in inputs)
 
     def fn(*tensors):
-        return fused.FusedScan.apply(spec, *tensors)
+        return fused.FusedScan.apply(plan, *tensors)
 
     assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-7)
 

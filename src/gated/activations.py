@@ -9,6 +9,8 @@ Besides Keras' names, the LSTM family needs two squashings of the 1997 paper:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -35,27 +37,73 @@ def half_tanh(x: torch.Tensor) -> torch.Tensor:
     return torch.tanh(0.5 * x)
 
 
+_sigmoid_bwd = torch.ops.aten.sigmoid_backward
+_tanh_bwd = torch.ops.aten.tanh_backward
+_threshold_bwd = torch.ops.aten.threshold_backward
+
+
+def _between(g: torch.Tensor, y: torch.Tensor, low: float, high: float, scale: float = 1.0):
+    return g * ((y > low) & (y < high)).to(g.dtype) * scale
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation: the function, its derivative for fused BPTT, its compiled-kernel code.
+
+    `derivative(g, y)` is `g * act'(x)` written with the OUTPUT `y = act(x)` (what a fused
+    backward pass keeps); None where no closed form in `y` exists (gelu, elu, ...), and then
+    only the autograd engines run it. `kernel_code` is the code of the compiled kernels'
+    activation switch (`gated.engine.compiled.toolkit`), None where they do not implement it.
+    """
+
+    name: str
+    fn: Callable[[torch.Tensor], torch.Tensor]
+    derivative: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    kernel_code: int | None = None
+
+
+#: The one table of activations: Keras' names plus the 1997 squashings.
+ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
+    Activation("linear", linear, lambda g, y: g, 0),
+    Activation("tanh", torch.tanh, _tanh_bwd, 1),
+    Activation("sigmoid", torch.sigmoid, _sigmoid_bwd, 2),
+    Activation("relu", torch.relu, lambda g, y: _threshold_bwd(g, y, 0), 3),
+    Activation("tanh2", tanh2, lambda g, y: _tanh_bwd(g, 0.5 * y), 4),
+    Activation("half_tanh", half_tanh, lambda g, y: _tanh_bwd(0.5 * g, y), 5),
+    Activation("hard_sigmoid", hard_sigmoid, lambda g, y: _between(g, y, 0.0, 1.0, 1.0 / 6.0), 6),
+    Activation("relu6", F.relu6, lambda g, y: _between(g, y, 0.0, 6.0)),
+    Activation("exponential", torch.exp, lambda g, y: g * y),
+    Activation("softsign", F.softsign, lambda g, y: g * (1.0 - y.abs()) ** 2),
+    Activation("softmax", lambda x: torch.softmax(x, dim=-1)),
+    Activation("log_softmax", lambda x: torch.log_softmax(x, dim=-1)),
+    Activation("elu", F.elu),
+    Activation("selu", F.selu),
+    Activation("gelu", F.gelu),
+    Activation("silu", F.silu),
+    Activation("swish", F.silu),
+    Activation("softplus", F.softplus),
+    Activation("leaky_relu", lambda x: F.leaky_relu(x, 0.2)),
+)}
+
 _BY_NAME: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid,
-    "relu": torch.relu,
-    "linear": linear,
-    "softmax": lambda x: torch.softmax(x, dim=-1),
-    "log_softmax": lambda x: torch.log_softmax(x, dim=-1),
-    "elu": F.elu,
-    "selu": F.selu,
-    "gelu": F.gelu,
-    "silu": F.silu,
-    "swish": F.silu,
-    "softplus": F.softplus,
-    "softsign": F.softsign,
-    "hard_sigmoid": hard_sigmoid,
-    "exponential": torch.exp,
-    "relu6": F.relu6,
-    "leaky_relu": lambda x: F.leaky_relu(x, 0.2),
-    "tanh2": tanh2,
-    "half_tanh": half_tanh,
-}
+    name: a.fn for name, a in ACTIVATIONS.items()}
+
+
+def name_of(fn: Any) -> str | None:
+    """The table name of an activation given by name or as one of its functions, else None."""
+    if fn is None:
+        return "linear"
+    if isinstance(fn, str):
+        return fn if fn in ACTIVATIONS else None
+    for name, a in ACTIVATIONS.items():
+        if a.fn is fn:
+            return name
+    return None
+
+
+def lookup(name: str | None) -> Activation | None:
+    """The table entry of `name` (None for an unknown name or a user callable)."""
+    return ACTIVATIONS.get(name) if name is not None else None
 
 
 def get(identifier: str | Callable | None) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -1,9 +1,16 @@
-"""Cells: the math of one time step, per family. Engines run them over sequences."""
+"""Cells: the math of one time step, one folder per family. Engines run them over sequences.
 
-from gated.cells.base import RNNCell
+`FAMILIES` lists the built-in families' cell classes, each with its options table
+(`cls.OPTIONS`) and fast formulas (`cls.FORMULAS`): what the conformance test walks.
+"""
+
+from gated.cells.base import DenseRNNCell, RNNCell
 from gated.cells.gru import GRUCell
 from gated.cells.lstm import VARIANTS, LSTMCell
 from gated.cells.simple import SimpleRNNCell
 from gated.cells.stacked import StackedRNNCells
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell", "SimpleRNNCell", "StackedRNNCells", "VARIANTS"]
+FAMILIES = (LSTMCell, GRUCell, SimpleRNNCell)
+
+__all__ = ["RNNCell", "DenseRNNCell", "LSTMCell", "GRUCell", "SimpleRNNCell",
+           "StackedRNNCells", "VARIANTS", "FAMILIES"]

@@ -26,9 +26,12 @@ class StackedRNNCells(RNNCell):
     def __init__(self, cells: list, **kwargs: Any) -> None:
         if not cells:
             raise ValueError("StackedRNNCells needs at least one cell, received cells=[].")
-        units = cells[-1].output_size
-        super().__init__(units, **kwargs)
+        super().__init__(**kwargs)
         self.cells = torch.nn.ModuleList(cells)
+
+    @property
+    def units(self) -> int:
+        return self.cells[-1].output_size
 
     @property
     def state_size(self) -> tuple[int, ...]:
@@ -55,6 +58,23 @@ class StackedRNNCells(RNNCell):
 
     def input_projection(self, x: torch.Tensor) -> torch.Tensor:
         return self.cells[0].input_projection(x)
+
+    def sequence_parts(self, training: bool) -> list | None:
+        """The cells, to run one after the other over the whole sequence (each by its own
+        fastest engine), or None when that would not give this stack's numbers.
+
+        Running cell k over the whole sequence of cell k-1's outputs computes the same numbers
+        as the per-step stack (a masked step's outputs are discarded by every cell alike);
+        only the order of random draws changes, so stacks with zoneout run per step while
+        training. A subclass that changes the step keeps the per-step loop.
+        """
+        step = type(self).recurrent_step
+        if step is not _STACKED_STEP or not getattr(step, "__module__", "").startswith("gated."):
+            return None
+        if training and any(getattr(c, "zoneout_cell", 0) or getattr(c, "zoneout_hidden", 0)
+                            for c in self.cells):
+            return None
+        return list(self.cells)
 
     def dropout_masks(self, batch_size, input_dim, like, training):
         if not training:
@@ -88,11 +108,6 @@ class StackedRNNCells(RNNCell):
         from gated.serialization import serialize
 
         config = super().get_config()
-        config.pop("units", None)
-        for key in ("dropout", "recurrent_dropout", "use_bias", "kernel_initializer",
-                    "recurrent_initializer", "bias_initializer", "kernel_regularizer",
-                    "recurrent_regularizer", "bias_regularizer", "seed"):
-            config.pop(key, None)
         config["cells"] = [serialize(c) for c in self.cells]
         return config
 
@@ -103,3 +118,6 @@ class StackedRNNCells(RNNCell):
         config = dict(config)
         cells = [deserialize(c) for c in config.pop("cells")]
         return cls(cells, **config)
+
+
+_STACKED_STEP = StackedRNNCells.recurrent_step

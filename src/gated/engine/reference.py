@@ -33,16 +33,23 @@ def scan(cell: Any, x: torch.Tensor, states: State, mask: torch.Tensor | None = 
     xw_steps = cell.input_projection(x).unbind(1)
     mask_steps = mask.unbind(1) if mask is not None else None
     outputs: list[torch.Tensor | None] = [None] * steps
-    y_prev = x.new_zeros(batch, cell.output_size) if mask is not None else None
+    y_prev = None
     order = range(steps - 1, -1, -1) if reverse else range(steps)
     for t in order:
         y, new_states = cell.recurrent_step(xw_steps[t], states, recurrent_mask, training)
         if mask_steps is not None:
-            keep = mask_steps[t].unsqueeze(-1)
-            y = torch.where(keep, y, y_prev)
-            new_states = tuple(torch.where(keep, n, s) for n, s in zip(new_states, states,
-                                                                       strict=True))
+            if y_prev is None:  # the output before the first unmasked step is zero
+                y_prev = torch.zeros_like(y)
+            keep = mask_steps[t]
+            y = torch.where(_rows(keep, y), y, y_prev)
+            new_states = tuple(torch.where(_rows(keep, n), n, s)
+                               for n, s in zip(new_states, states, strict=True))
             y_prev = y
         outputs[t] = y
         states = new_states
     return torch.stack(outputs, dim=1), tuple(states)
+
+
+def _rows(keep: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A `(batch,)` step mask shaped to select whole rows of `like` (states of any rank)."""
+    return keep.view(-1, *([1] * (like.ndim - 1)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import numpy as np
 import torch
 
 from gated import engine as engines
@@ -35,25 +36,58 @@ def _accepted_args(cls: type) -> set[str]:
     return names
 
 
+def _size(size: Any) -> Any:
+    """A cell's state or output size: an int, or a shape (tuple) for more axes (Keras' nested
+    `state_size = [units, (rows, cols)]`)."""
+    if isinstance(size, (int, np.integer)):
+        return int(size)
+    try:
+        shape = tuple(int(d) for d in size)
+    except TypeError:
+        raise TypeError(f"A cell's state_size entries must be ints or shapes (lists of ints), "
+                        f"received {size!r}.") from None
+    return shape[0] if len(shape) == 1 else shape
+
+
+def _dims(size: Any) -> tuple[int, ...]:
+    return (size,) if isinstance(size, int) else tuple(size)
+
+
 class _UserCell(RNNCell):
-    """Adapts a user cell (`state_size` + `step(x, states)` or Keras `call(x, states)`)."""
+    """Adapts a user cell: any object with `state_size` and a `step(x, states)`, a Keras-style
+    `call(x, states)` or `__call__` (a Keras `Layer` subclass written for `keras.layers.RNN`).
+    `state_size` may list ints or shapes (states with more axes than `(batch, n)`)."""
 
     def __init__(self, cell: Any) -> None:
+        super().__init__(name=getattr(cell, "name", None) or None)
         sizes = cell.state_size
-        sizes = (sizes,) if isinstance(sizes, int) else tuple(sizes)
-        out = getattr(cell, "output_size", None) or sizes[0]
-        super().__init__(int(out), name=getattr(cell, "name", None) or None)
+        sizes = (sizes,) if isinstance(sizes, (int, np.integer)) else tuple(sizes)
+        self._sizes = tuple(_size(n) for n in sizes)
+        out = getattr(cell, "output_size", None)
+        self._out = _size(out) if out is not None else self._sizes[0]
         self.inner = cell
-        self._sizes = sizes
-        self._out = int(out)
 
     @property
-    def state_size(self) -> tuple[int, ...]:
+    def state_size(self) -> tuple:
         return self._sizes
 
     @property
-    def output_size(self) -> int:
+    def output_size(self) -> Any:
         return self._out
+
+    @property
+    def units(self) -> int:
+        return _dims(self._out)[-1]
+
+    def get_initial_state(self, batch_size: int, dtype: torch.dtype | None = None,
+                          device: Any = None) -> tuple[torch.Tensor, ...]:
+        own = getattr(self.inner, "get_initial_state", None)
+        if callable(own):  # Keras 3: cell.get_initial_state(batch_size)
+            states = own(batch_size)
+            states = [states] if isinstance(states, torch.Tensor) else list(states)
+            return tuple(torch.as_tensor(t, dtype=dtype or self.dtype, device=device)
+                         for t in states)
+        return super().get_initial_state(batch_size, dtype, device)
 
     def build(self, input_shape: tuple) -> None:
         build = getattr(self.inner, "build", None)
@@ -61,12 +95,6 @@ class _UserCell(RNNCell):
             build(input_shape)
             if hasattr(self.inner, "built"):
                 self.inner.built = True
-
-    def dropout_masks(self, batch_size, input_dim, like, training):
-        return None, None
-
-    def input_projection(self, x: torch.Tensor) -> torch.Tensor:
-        return x
 
     def recurrent_step(self, xw, states, recurrent_mask=None, training=False):
         fn = getattr(self.inner, "step", None) or getattr(self.inner, "call", None) \
@@ -147,10 +175,10 @@ class RNN(Layer):
 
     def compute_output_shape(self, input_shape: tuple) -> Any:
         batch, steps = input_shape[0], input_shape[1]
-        out = self.cell.output_size
-        output = (batch, steps, out) if self.return_sequences else (batch, out)
+        out = _dims(_size(self.cell.output_size))
+        output = (batch, steps, *out) if self.return_sequences else (batch, *out)
         if self.return_state:
-            return [output] + [(batch, n) for n in self.cell.state_size]
+            return [output] + [(batch, *_dims(_size(n))) for n in self.cell.state_size]
         return output
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
@@ -159,22 +187,22 @@ class RNN(Layer):
     # ------------------------------------------------------------------ states
     def _initial_state(self, x: torch.Tensor, initial_state: Any) -> tuple[torch.Tensor, ...]:
         batch = x.shape[0]
-        sizes = self.cell.state_size
+        sizes = [(batch, *_dims(_size(n))) for n in self.cell.state_size]
         if initial_state is not None:
             states = [initial_state] if isinstance(initial_state, torch.Tensor) \
                 else list(initial_state)
             if len(states) != len(sizes):
                 raise ValueError(
                     f"Layer '{self.name}' expects `initial_state` to hold {len(sizes)} tensors "
-                    f"of shapes {[(batch, n) for n in sizes]}, received {len(states)}."
+                    f"of shapes {sizes}, received {len(states)}."
                 )
             out = []
-            for k, (s, n) in enumerate(zip(states, sizes, strict=True)):
+            for k, (s, shape) in enumerate(zip(states, sizes, strict=True)):
                 s = torch.as_tensor(s, dtype=x.dtype, device=x.device)
-                if tuple(s.shape) != (batch, n):
+                if tuple(s.shape) != shape:
                     raise ValueError(
                         f"Layer '{self.name}': initial_state[{k}] must have shape "
-                        f"{format_shape((batch, n))}, received {format_shape(tuple(s.shape))}."
+                        f"{format_shape(shape)}, received {format_shape(tuple(s.shape))}."
                     )
                 out.append(s)
             return tuple(out)

@@ -57,8 +57,9 @@ import torch.nn.functional as F
 
 from gated import activations
 from gated._checks import did_you_mean
-from gated.cells.base import RNNCell, State, project
-from gated.layer import check_positive_int, check_rate
+from gated.cells.base import DenseRNNCell, State, is_standard, project
+from gated.cells.lstm import compiled, fused, torch as torch_formulas
+from gated._checks import check_positive_int, check_rate
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "keras": {},
@@ -81,6 +82,24 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
 }
 
+#: Every option of the step: `name -> (default, a non-default example)`. A cell's features are
+#: the options not at their default; a fast backend runs the cell only if its formulas list
+#: every feature (the conformance test turns each option on against every backend).
+OPTIONS: dict[str, tuple[Any, Any]] = {
+    "input_gate": (True, False),
+    "forget_gate": (True, False),
+    "output_gate": (True, False),
+    "peephole": (False, True),
+    "coupled_gates": (False, True),
+    "full_gate_recurrence": (False, True),
+    "proj_size": (0, 3),
+    "use_bias": (True, False),
+    "layer_norm": (False, True),
+    "layer_norm_epsilon": (1e-3, 1e-5),
+    "zoneout_cell": (0.0, 0.25),
+    "zoneout_hidden": (0.0, 0.25),
+}
+
 _FLAG_DEFAULTS: dict[str, Any] = {
     "input_gate": True,
     "forget_gate": True,
@@ -94,7 +113,7 @@ _FLAG_DEFAULTS: dict[str, Any] = {
 }
 
 
-class LSTMCell(RNNCell):
+class LSTMCell(DenseRNNCell):
     """One step of an LSTM of any variant (see the module docstring for the equations).
 
     Args:
@@ -120,6 +139,13 @@ class LSTMCell(RNNCell):
         >>> cell = LSTMCell(8, variant="cifg")
         >>> y, (h, c) = cell(torch.randn(4, 3))
     """
+
+    family = "lstm"
+    OPTIONS = OPTIONS
+    ACTIVATION_ROLES = {"recurrent_activation": "recurrent_activation_name",
+                        "input_activation": "input_activation_name",
+                        "output_activation": "output_activation_name"}
+    FORMULAS = (fused.FORMULAS, compiled.FORMULAS, torch_formulas.FORMULAS)
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
                  variant: str = "keras", input_gate: bool | None = None,
@@ -199,14 +225,12 @@ class LSTMCell(RNNCell):
 
     @property
     def is_standard(self) -> bool:
-        """True when this is exactly the cell of `torch.nn.LSTM` (fused kernels apply)."""
-        return (
-            self.blocks == ("i", "f", "c", "o") and not self.peephole
-            and not self.full_gate_recurrence and not self.layer_norm
-            and self.input_activation_name == "tanh" and self.output_activation_name == "tanh"
-            and self.recurrent_activation_name == "sigmoid"
-            and not self.zoneout_cell and not self.zoneout_hidden
-        )
+        """True when this is exactly the cell of `torch.nn.LSTM` (its fused kernels apply)."""
+        return is_standard(self, torch_formulas.FORMULAS)
+
+    def spec_config(self) -> dict:
+        return {"blocks": self.blocks, "gates": self.gates,
+                "peephole_gates": self.peephole_gates}
 
     def build(self, input_shape: tuple) -> None:
         input_dim = int(input_shape[-1])

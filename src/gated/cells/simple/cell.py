@@ -12,10 +12,17 @@ from typing import Any
 import torch
 
 from gated import activations
-from gated.cells.base import RNNCell, State
+from gated.cells.base import DenseRNNCell, State, is_standard
+from gated.cells.simple import compiled, fused, torch as torch_formulas
 
 
-class SimpleRNNCell(RNNCell):
+#: Every option of the step: `name -> (default, a non-default example)` (see `LSTMCell`).
+OPTIONS: dict[str, tuple[Any, Any]] = {
+    "use_bias": (True, False),
+}
+
+
+class SimpleRNNCell(DenseRNNCell):
     """One SimpleRNN step.
 
     Args:
@@ -25,6 +32,10 @@ class SimpleRNNCell(RNNCell):
     """
 
     num_blocks = 1
+    family = "simple"
+    OPTIONS = OPTIONS
+    ACTIVATION_ROLES = {"activation": "activation_name"}
+    FORMULAS = (fused.FORMULAS, compiled.FORMULAS, torch_formulas.FORMULAS)
 
     def __init__(self, units: int, activation: Any = "tanh", **kwargs: Any) -> None:
         super().__init__(units, **kwargs)
@@ -33,7 +44,8 @@ class SimpleRNNCell(RNNCell):
 
     @property
     def is_standard(self) -> bool:
-        return self.activation_name in ("tanh", "relu")
+        """True when this is exactly the cell of `torch.nn.RNN` (tanh or relu)."""
+        return is_standard(self, torch_formulas.FORMULAS)
 
     def build(self, input_shape: tuple) -> None:
         input_dim = int(input_shape[-1])

@@ -20,10 +20,18 @@ from typing import Any
 import torch
 
 from gated import activations
-from gated.cells.base import RNNCell, State, project
+from gated.cells.base import DenseRNNCell, State, is_standard, project
+from gated.cells.gru import compiled, fused, torch as torch_formulas
 
 
-class GRUCell(RNNCell):
+#: Every option of the step: `name -> (default, a non-default example)` (see `LSTMCell`).
+OPTIONS: dict[str, tuple[Any, Any]] = {
+    "reset_after": (True, False),
+    "use_bias": (True, False),
+}
+
+
+class GRUCell(DenseRNNCell):
     """One GRU step.
 
     Args:
@@ -35,6 +43,11 @@ class GRUCell(RNNCell):
     """
 
     num_blocks = 3
+    family = "gru"
+    OPTIONS = OPTIONS
+    ACTIVATION_ROLES = {"recurrent_activation": "recurrent_activation_name",
+                        "activation": "activation_name"}
+    FORMULAS = (fused.FORMULAS, compiled.FORMULAS, torch_formulas.FORMULAS)
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
                  reset_after: bool = True, **kwargs: Any) -> None:
@@ -48,8 +61,7 @@ class GRUCell(RNNCell):
     @property
     def is_standard(self) -> bool:
         """True when this is exactly the cell of `torch.nn.GRU`."""
-        return (self.reset_after and self.activation_name == "tanh"
-                and self.recurrent_activation_name == "sigmoid")
+        return is_standard(self, torch_formulas.FORMULAS)
 
     def build(self, input_shape: tuple) -> None:
         input_dim = int(input_shape[-1])
