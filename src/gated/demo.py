@@ -7,7 +7,7 @@ the true history, with two baselines that any forecast must beat to be worth its
 the naive forecast (next year = this year) and the seasonal naive forecast (next year = the
 year one solar cycle, 11 years, earlier).
 
-Run it with `gated demo` or `python -m gated.demo`; from Python, `run_demo()` returns the
+Run it with `gated demo` or `python -m gated demo`; from Python, `run_demo()` returns the
 numbers.
 """
 
@@ -284,9 +284,3 @@ def _train_and_compare(
         "forecast_plot": forecast_plot,
         "history_plot": history_plot,
     }
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m gated.demo`
-    from gated.cli import main
-
-    sys.exit(main(["demo", *sys.argv[1:]]))

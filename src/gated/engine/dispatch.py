@@ -1,21 +1,25 @@
 """Dispatch: the backend registry, `engine='auto'`, `explain`, and the streaming `step`.
 
-Backends (each a module registered here that exposes `supports(cell, x, mask, reverse, recurrent_mask, training) ->
-(bool, reason)` and `scan(cell, x, states, mask, reverse, recurrent_mask, training)`):
+Backends are modules registered here (`register_backend`), each with
+`supports(cell, x, mask, reverse, recurrent_mask, training) -> (bool, reason)` and
+`scan(cell, x, states, mask, reverse, recurrent_mask, training)`:
 
 - `platform`:  PyTorch's own fused kernels (oneDNN / cuDNN) for the standard cells;
-- `compiled`:  Numba-compiled CPU kernels (optional: needs numba; imported lazily);
+- `compiled`:  Numba-compiled CPU kernels (the `gated[compiled]` extra; imported lazily);
 - `fused`:     hand-written BPTT as a `torch.autograd.Function` in torch ops;
 - `reference`: the autograd loop over `cell.step`, the oracle; runs everything.
+
+A fast backend decides from the cell's step contract (`gated.engine.spec`) alone: it runs a
+cell only if the family has formulas for it that list every feature the cell uses.
 
 `engine="auto"` (the default of every recurrent layer) picks platform when it applies, else
 compiled on CPU (when available, and faster than fused for the size: `COMPILED_MAX_STEP_WORK`),
 else fused, else the reference engine with a warning naming the reason (once per cell type and
 reason). Two measured exceptions: a float32 CPU sequence shorter than its torch formulas'
-`min_steps` skips oneDNN (its per-call setup outweighs the steps), and a single step runs the reference step
-(nothing to fuse). A `StackedRNNCells` runs cell by cell, each with its own pick.
-`explain(layer_or_cell, x)` says which backend `auto` picks and why; `step(cell, x_t, states)`
-is the fastest exact single step for streaming inference.
+`min_steps` skips oneDNN (its per-call setup outweighs the steps), and a single step runs the
+reference step (nothing to fuse). A composite cell (`StackedRNNCells`) runs cell by cell, each
+with its own pick. `explain(layer_or_cell, x)` says which backend `auto` picks and why;
+`step(cell, x_t, states)` is the fastest exact single step for streaming inference.
 """
 
 from __future__ import annotations
@@ -191,8 +195,11 @@ def _fallback_warning(cell: Any, table: list[tuple[str, bool, str]]) -> None:
     if key in _warned:
         return
     _warned.add(key)
-    detail = "; ".join(f"{name}: {reasons[name]}" for name in ("platform", "compiled", "fused")
-                       if name in reasons)
+    by_reason: dict[str, list[str]] = {}
+    for name in BACKENDS:
+        if name != "reference" and name in reasons:
+            by_reason.setdefault(reasons[name], []).append(name)
+    detail = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in by_reason.items())
     warnings.warn(
         f"gated: engine='auto' runs this {type(cell).__name__} with the slow reference engine "
         f"(an autograd loop over cell.step), because no faster engine supports it ({detail}). "

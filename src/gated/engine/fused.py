@@ -45,7 +45,7 @@ def supports(cell: Any, x: torch.Tensor, mask: torch.Tensor | None = None,
     """Whether this engine runs the configuration exactly, and why (not)."""
     spec, why = spec_of(cell)
     if spec is None:
-        return False, f"{why} (no fused step formulas)"
+        return False, why
     formulas, why = refusal(spec, NAME, _has_derivative, "has no fused derivative")
     if formulas is None:
         return False, why

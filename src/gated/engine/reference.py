@@ -28,7 +28,7 @@ def scan(cell: Any, x: torch.Tensor, states: State, mask: torch.Tensor | None = 
         `(ys, final_states)`: `ys (batch, time, cell.output_size)` in input time order and the
         state after the last processed step.
     """
-    batch, steps = x.shape[0], x.shape[1]
+    steps = x.shape[1]
     # unbind, not x[:, t]: indexing inside the loop makes the backward pass O(T^2).
     xw_steps = cell.input_projection(x).unbind(1)
     mask_steps = mask.unbind(1) if mask is not None else None

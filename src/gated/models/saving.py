@@ -188,12 +188,10 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
 
 
 def _build_from_config(config: dict, custom_objects: dict | None, fail: Any) -> Any:
-    from gated.models.model import Model
-    from gated.models.sequential import Sequential
+    from gated.serialization import get_registered_object
 
-    classes = {"Sequential": Sequential, "Model": Model, "Functional": Model}
-    classes.update(custom_objects or {})
-    cls = classes.get(config.get("class_name"))
+    name = config.get("class_name")
+    cls = get_registered_object("Model" if name == "Functional" else name, custom_objects)
     if cls is None:
         raise fail(f"unknown model class {config.get('class_name')!r}; pass it in "
                    "custom_objects")

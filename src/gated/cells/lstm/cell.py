@@ -56,10 +56,10 @@ import torch
 import torch.nn.functional as F
 
 from gated import activations
-from gated._checks import did_you_mean
+from gated._checks import check_positive_int, check_rate, did_you_mean
 from gated.cells.base import DenseRNNCell, State, is_standard, project
-from gated.cells.lstm import compiled, fused, torch as torch_formulas
-from gated._checks import check_positive_int, check_rate
+from gated.cells.lstm import compiled, fused
+from gated.cells.lstm import torch as torch_formulas
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "keras": {},

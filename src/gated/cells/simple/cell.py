@@ -13,8 +13,8 @@ import torch
 
 from gated import activations
 from gated.cells.base import DenseRNNCell, State, is_standard
-from gated.cells.simple import compiled, fused, torch as torch_formulas
-
+from gated.cells.simple import compiled, fused
+from gated.cells.simple import torch as torch_formulas
 
 #: Every option of the step: `name -> (default, a non-default example)` (see `LSTMCell`).
 OPTIONS: dict[str, tuple[Any, Any]] = {
