@@ -12,6 +12,7 @@ lists it, and a formula that lists it without computing it fails here.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 
 import pytest
 import torch
@@ -111,6 +112,20 @@ def test_formulas_list_only_options_of_the_table(cls):
         for role, names in formulas.activations.items():
             assert role in cls.ACTIVATION_ROLES
             assert all(name in activations.ACTIVATIONS for name in names)
+
+
+@pytest.mark.parametrize("cls", FAMILIES)
+def test_every_constructor_argument_is_an_option_a_role_or_not_of_the_step(cls):
+    """An argument added to a cell's constructor but not to its options table would reach the
+    step unseen by the engines: every argument must be declared one way or the other."""
+    names = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None and klass.__module__.startswith("gated.cells"):
+            names |= {p for p in inspect.signature(init).parameters
+                      if p not in ("self", "kwargs")}
+    undeclared = names - set(cls.OPTIONS) - set(cls.ACTIVATION_ROLES) - cls.NOT_STEP_OPTIONS
+    assert not undeclared, f"{cls.__name__}: {sorted(undeclared)} are in no table"
 
 
 def test_a_formula_that_claims_an_option_it_does_not_compute_is_caught(monkeypatch):

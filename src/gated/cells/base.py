@@ -149,6 +149,13 @@ class DenseRNNCell(RNNCell):
     OPTIONS: dict[str, tuple[Any, Any]] = {}
     ACTIVATION_ROLES: dict[str, str] = {}
     FORMULAS: tuple[Formulas, ...] = ()
+    #: Constructor arguments that do not change what a step computes (initial values,
+    #: dropout drawn outside the step, names). Every other argument must be an option of the
+    #: table or an activation role: a test holds every family to it.
+    NOT_STEP_OPTIONS: frozenset[str] = frozenset({
+        "units", "dropout", "recurrent_dropout", "kernel_initializer", "recurrent_initializer",
+        "bias_initializer", "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+        "seed"})
 
     def __init__(self, units: int, dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",

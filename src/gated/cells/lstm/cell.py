@@ -146,6 +146,9 @@ class LSTMCell(DenseRNNCell):
                         "input_activation": "input_activation_name",
                         "output_activation": "output_activation_name"}
     FORMULAS = (fused.FORMULAS, compiled.FORMULAS, torch_formulas.FORMULAS)
+    # `variant` and `activation` resolve to the options and roles; the rest set initial values.
+    NOT_STEP_OPTIONS = DenseRNNCell.NOT_STEP_OPTIONS | {
+        "variant", "activation", "unit_forget_bias", "forget_bias"}
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
                  variant: str = "keras", input_gate: bool | None = None,
