@@ -218,9 +218,28 @@ class DenseRNNCell(RNNCell):
 
     def step_spec(self) -> StepSpec | None:
         """The step contract (`gated.engine.spec`); None for a subclass that overrides the
-        step methods (its math is not the family's)."""
-        if not self.built or not self.FORMULAS or not self._formulas_apply():
+        step methods (its math is not the family's).
+
+        Cached: dropped whenever an attribute of the cell is set (an option, an activation, a
+        parameter replaced) and rebuilt when a step method of the class or its formulas are
+        replaced; the spec holds the live parameters, whose values may change freely.
+        """
+        if not self.built or not self.FORMULAS:
             return None
+        klass = type(self)
+        key = (tuple(getattr(klass, name) for name in STEP_METHODS), klass.FORMULAS)
+        cached = self.__dict__.get("_spec_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        spec = self._build_spec() if self._formulas_apply() else None
+        self.__dict__["_spec_cache"] = (key, spec)
+        return spec
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.__dict__.pop("_spec_cache", None)
+        super().__setattr__(name, value)
+
+    def _build_spec(self) -> StepSpec:
         config = {name: getattr(self, name) for name in self.OPTIONS}
         config.update(units=self.units, **self.spec_config())
         weights = {name: p for name, p in self._parameters.items() if p is not None}

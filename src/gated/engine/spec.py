@@ -107,6 +107,8 @@ class StepSpec:
     weights: Mapping[str, torch.Tensor]
     config: Config
     formulas: Mapping[str, Formulas]
+    #: refusal() results by backend (a spec is immutable, so they cannot go stale)
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def activation(self, role: str) -> activations.Activation | None:
         """The table entry of a role's activation (None for a user callable)."""
@@ -145,6 +147,13 @@ def refusal(spec: StepSpec | None, backend: str,
     """
     if spec is None:
         return None, "no step spec: only the reference engine runs this cell"
+    found = spec.memo.get((backend, rule))
+    if found is None:
+        found = spec.memo[(backend, rule)] = _refusal(spec, backend, allowed, rule)
+    return found
+
+
+def _refusal(spec: StepSpec, backend: str, allowed: Any, rule: str) -> tuple[Any, str]:
     formulas = spec.formulas.get(backend)
     if formulas is None:
         return None, f"{spec.cell_type} has no {backend} formulas"
