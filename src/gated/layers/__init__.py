@@ -19,7 +19,10 @@ from gated.layers.core import (
     RepeatVector,
     Reshape,
 )
-from gated.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from gated.layers.gru import GRU
+from gated.layers.lstm import LSTM
+from gated.layers.recurrent import RNN
+from gated.layers.simple_rnn import SimpleRNN
 from gated.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [

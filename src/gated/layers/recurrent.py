@@ -1,5 +1,6 @@
-"""Recurrent layers: the generic `RNN(cell)` owns every sequence concern; `LSTM`, `GRU` and
-`SimpleRNN` are `RNN` over their cell with Keras' arguments.
+"""The generic recurrent layer: `RNN(cell)` owns every sequence concern; `LSTM`, `GRU` and
+`SimpleRNN` (in `lstm.py`, `gru.py`, `simple_rnn.py`) are `RNN` over their cell with Keras'
+arguments.
 
 Sequence concerns handled here once for every cell: `return_sequences`, `return_state`,
 `go_backwards`, `stateful` + `reset_states()`, `initial_state`, masks, and dropout masks drawn
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 from gated import engine as engines
-from gated.cells import GRUCell, LSTMCell, RNNCell, SimpleRNNCell, StackedRNNCells
+from gated.cells import RNNCell, StackedRNNCells
 from gated.layer import Layer, format_shape
 
 _RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
@@ -307,6 +308,16 @@ class RNN(Layer):
         return cls(**config)
 
 
+#: Arguments whose None means "the cell's own default" (a preset decides): not passed on.
+_UNSET_DEFAULTS = frozenset({"input_gate", "forget_gate", "output_gate", "peephole",
+                             "coupled_gates", "full_gate_recurrence", "unit_forget_bias"})
+
+
+def layer_arguments(values: dict) -> dict:
+    """A subclass' explicit `__init__` arguments (its `locals()`), minus self and kwargs."""
+    return {k: v for k, v in values.items() if k not in ("self", "units", "kwargs", "__class__")}
+
+
 class _CellLayer(RNN):
     """An `RNN` whose cell is built from the layer's own keyword arguments (LSTM, GRU, ...)."""
 
@@ -315,6 +326,7 @@ class _CellLayer(RNN):
     takes_use_cudnn = False
 
     def __init__(self, units: int, **kwargs: Any) -> None:
+        kwargs = {k: v for k, v in kwargs.items() if not (k in _UNSET_DEFAULTS and v is None)}
         use_cudnn = kwargs.pop("use_cudnn", "auto") if self.takes_use_cudnn else "auto"
         if use_cudnn not in ("auto", True, False) or not isinstance(use_cudnn, (str, bool)):
             raise ValueError(
@@ -359,41 +371,3 @@ class _CellLayer(RNN):
             if cell is not None and not name.startswith("_") and hasattr(cell, name):
                 return getattr(cell, name)
             raise
-
-
-class LSTM(_CellLayer):
-    """Long Short-Term Memory layer (Hochreiter & Schmidhuber 1997), Keras' `LSTM`.
-
-    Every LSTM variant of the literature is a flag or a `variant=` preset of `LSTMCell`
-    (peepholes, CIFG, no forget gate, projection, layer norm, ...): see `gated.cells.lstm`.
-
-    Args:
-        units: Positive integer, dimensionality of the output space.
-        activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
-        bias_initializer, unit_forget_bias, kernel_regularizer, recurrent_regularizer,
-        bias_regularizer, dropout, recurrent_dropout: as Keras' `LSTM`.
-        return_sequences, return_state, go_backwards, stateful, unroll: as Keras' `LSTM`.
-        use_cudnn: `"auto"`, `True` (run cuDNN or raise `ValueError` saying why) or `False`
-            (never cuDNN), as Keras' `LSTM`; see `docs/keras.md`.
-        engine: `"auto"` or a backend of `gated.engine` to force.
-        variant, peephole, coupled_gates, ...: see `LSTMCell`.
-
-    Example:
-        >>> model = Sequential([LSTM(50, activation="relu", input_shape=(100, 1)), Dense(1)])
-    """
-
-    cell_class = LSTMCell
-    takes_use_cudnn = True
-
-
-class GRU(_CellLayer):
-    """Gated Recurrent Unit layer (Cho et al. 2014), Keras' `GRU` (`reset_after=True`)."""
-
-    cell_class = GRUCell
-    takes_use_cudnn = True
-
-
-class SimpleRNN(_CellLayer):
-    """Fully-connected RNN whose output is fed back as input: Keras' `SimpleRNN`."""
-
-    cell_class = SimpleRNNCell
