@@ -43,8 +43,10 @@ def _size(size: Any) -> Any:
     if isinstance(size, (int, np.integer)):
         return int(size)
     try:
+        if isinstance(size, str):
+            raise TypeError
         shape = tuple(int(d) for d in size)
-    except TypeError:
+    except (TypeError, ValueError):
         raise TypeError(f"A cell's state_size entries must be ints or shapes (lists of ints), "
                         f"received {size!r}.") from None
     return shape[0] if len(shape) == 1 else shape
