@@ -25,7 +25,7 @@ C_FAMILY = 7
 
 # ----------------------------------------------------------------------------- helpers
 # Arrays cross into the kernels flat (1-D); states and outputs in torch's batch-major layout,
-# the per-step sequences time-major (see `_compiled_kernels`).
+# the per-step sequences time-major (see `gated.engine.compiled.toolkit`).
 def flat(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().numpy()).reshape(-1)
 
