@@ -1,4 +1,5 @@
-"""Optimizers checked against torch.optim, hand-written Keras update rules and known gradients."""
+"""Optimizers checked against torch.optim where the rules coincide, hand-computed Keras
+update rules and known gradients (Keras itself: test_optimizers_keras.py)."""
 
 import json
 import math
@@ -27,31 +28,70 @@ def _run(optimizer_step, p, steps):
 
 
 # ------------------------------------------------------------------------- update rules
+# Keras and torch.optim place `epsilon` differently (Keras: sqrt(v + eps) for RMSprop/Adagrad,
+# eps added to the uncorrected sqrt(v) for Adam); with epsilon=0 the rules coincide, so
+# torch.optim is an independent check of everything else. Adadelta and Nadam (with torch's
+# momentum_decay=1, Keras' 0.96**t schedule) coincide with epsilon too.
 @pytest.mark.parametrize("ours, theirs", [
-    (lambda: optimizers.Adam(), lambda ps: torch.optim.Adam(ps, lr=1e-3, eps=1e-7)),
-    (lambda: optimizers.Adam(learning_rate=0.05, beta_1=0.8, amsgrad=True),
-     lambda ps: torch.optim.Adam(ps, lr=0.05, betas=(0.8, 0.999), eps=1e-7, amsgrad=True)),
-    (lambda: optimizers.AdamW(), lambda ps: torch.optim.AdamW(ps, lr=1e-3, eps=1e-7,
-                                                              weight_decay=0.004)),
-    (lambda: optimizers.RMSprop(centered=True, momentum=0.5),
-     lambda ps: torch.optim.RMSprop(ps, lr=1e-3, alpha=0.9, eps=1e-7, centered=True,
+    (lambda: optimizers.Adam(epsilon=0.0),
+     lambda ps: torch.optim.Adam(ps, lr=1e-3, eps=0.0)),
+    (lambda: optimizers.Adam(learning_rate=0.05, beta_1=0.8, amsgrad=True, epsilon=0.0),
+     lambda ps: torch.optim.Adam(ps, lr=0.05, betas=(0.8, 0.999), eps=0.0, amsgrad=True)),
+    (lambda: optimizers.AdamW(epsilon=0.0),
+     lambda ps: torch.optim.AdamW(ps, lr=1e-3, eps=0.0, weight_decay=0.004)),
+    (lambda: optimizers.RMSprop(centered=True, momentum=0.5, epsilon=0.0),
+     lambda ps: torch.optim.RMSprop(ps, lr=1e-3, alpha=0.9, eps=0.0, centered=True,
                                     momentum=0.5)),
-    (lambda: optimizers.Adagrad(), lambda ps: torch.optim.Adagrad(
-        ps, lr=1e-3, initial_accumulator_value=0.1, eps=1e-7)),
+    (lambda: optimizers.Adagrad(epsilon=0.0), lambda ps: torch.optim.Adagrad(
+        ps, lr=1e-3, initial_accumulator_value=0.1, eps=0.0)),
     (lambda: optimizers.Adadelta(), lambda ps: torch.optim.Adadelta(ps, lr=1e-3, rho=0.95,
                                                                    eps=1e-7)),
-    (lambda: optimizers.Adamax(), lambda ps: torch.optim.Adamax(ps, lr=1e-3, eps=1e-7)),
-    (lambda: optimizers.Nadam(), lambda ps: torch.optim.NAdam(ps, lr=1e-3, eps=1e-7)),
+    (lambda: optimizers.Adamax(epsilon=0.0), lambda ps: torch.optim.Adamax(ps, lr=1e-3,
+                                                                          eps=0.0)),
+    (lambda: optimizers.Nadam(), lambda ps: torch.optim.NAdam(ps, lr=1e-3, eps=1e-7,
+                                                              momentum_decay=1.0)),
+    (lambda: optimizers.SGD(learning_rate=0.1, momentum=0.9),
+     lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9)),
 ])
-def test_steps_equal_torch_optim_with_keras_defaults(ours, theirs):
+def test_steps_equal_torch_optim_where_the_rules_coincide(ours, theirs):
     a, b = _param([0.5, -1.0, 2.0]), _param([0.5, -1.0, 2.0])
     opt = ours()
     opt.build([a])
     ref = theirs([b])
     _run(opt.step, a, 4)
     _run(ref.step, b, 4)
-    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
     assert opt.iterations == 4
+
+
+def test_epsilon_placement_by_hand():
+    """Two steps with epsilon=0.1 (large, so its place shows), values computed by hand."""
+    g1, g2, eps, lr = 0.5, -0.25, 0.1, 0.1
+    # RMSprop(rho=0.9): v1 = 0.1 g1^2, w -= lr g / sqrt(v + eps)
+    p = _param([1.0])
+    opt = optimizers.RMSprop(learning_rate=lr, rho=0.9, epsilon=eps)
+    opt.build([p])
+    v, w = 0.0, 1.0
+    for g in (g1, g2):
+        p.grad = torch.tensor([g], dtype=torch.float64)
+        opt.step()
+        v = 0.9 * v + 0.1 * g * g
+        w -= lr * g / math.sqrt(v + eps)
+    assert p.item() == pytest.approx(w, abs=1e-14)
+    assert p.item() == pytest.approx(0.928251945192, abs=1e-11)
+    # Adam(0.9, 0.999): w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+    p = _param([1.0])
+    opt = optimizers.Adam(learning_rate=lr, epsilon=eps)
+    opt.build([p])
+    m = v = 0.0
+    w = 1.0
+    for t, g in enumerate((g1, g2), start=1):
+        p.grad = torch.tensor([g], dtype=torch.float64)
+        opt.step()
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+        w -= lr * math.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m / (math.sqrt(v) + eps)
+    assert p.item() == pytest.approx(w, abs=1e-14)
+    assert p.item() == pytest.approx(0.982347709936, abs=1e-11)
 
 
 def test_sgd_momentum_matches_keras_rule():
@@ -82,9 +122,9 @@ def test_keras_defaults_in_configs():
     assert optimizers.get("adagrad").get_config()["initial_accumulator_value"] == 0.1
     rms = optimizers.get("RMSprop")
     rms.build([_param([1.0])])
-    group = rms.torch_optimizer.param_groups[0]
-    assert isinstance(rms.torch_optimizer, torch.optim.RMSprop)
-    assert (group["alpha"], group["eps"], group["lr"]) == (0.9, 1e-7, 0.001)
+    assert (rms.rho, rms.epsilon, rms.momentum, rms.centered) == (0.9, 1e-7, 0.0, False)
+    assert isinstance(rms.torch_optimizer, torch.optim.Optimizer)
+    assert rms.torch_optimizer.param_groups[0]["lr"] == 0.001
 
 
 # ---------------------------------------------------------------------- clipping and decay
@@ -152,7 +192,7 @@ def test_invalid_learning_rates_and_arguments():
     with pytest.raises(ValueError, match="did you mean 'clipnorm'"):
         optimizers.Adam(clip_norm=1.0)
     with pytest.raises(NotImplementedError):
-        optimizers.Adam(use_ema=True)
+        optimizers.Adam(loss_scale_factor=128.0)
 
 
 def test_schedule_values_by_hand():
@@ -282,7 +322,7 @@ def test_state_keeps_a_changed_learning_rate_and_loads_lazily():
     _run(opt.step, a, 2)
     opt.learning_rate = 0.03  # e.g. set by ReduceLROnPlateau
     tensors, metadata = opt.state_tensors()
-    assert set(tensors) == {"param_0.step", "param_0.exp_avg", "param_0.exp_avg_sq"}
+    assert set(tensors) == {"param_0.momentum", "param_0.velocity"}  # Keras' slot names
 
     b = torch.nn.Parameter(a.detach().clone())
     fresh = optimizers.Adam(learning_rate=0.1)
@@ -326,5 +366,5 @@ def test_state_tensor_dtypes_follow_the_parameters():
     b = torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
     fresh = optimizers.Adam()
     fresh.load_state_tensors(tensors, metadata, [b])
-    assert fresh.torch_optimizer.state[b]["exp_avg"].dtype == torch.float64
-    assert not math.isnan(float(fresh.torch_optimizer.state[b]["step"]))
+    assert fresh.torch_optimizer.state[b]["momentum"].dtype == torch.float64
+    assert fresh.iterations == 1

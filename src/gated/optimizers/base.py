@@ -332,11 +332,13 @@ class Optimizer(StateMixin):
     def step(self) -> None:
         """One Keras step with the parameters' current `.grad`; increments `iterations`.
 
-        Raises:
-            ValueError: when no parameter has a gradient (as Keras does).
+        Parameters whose `.grad` is None are left alone (and not decayed), as Keras does.
         """
         self._require_built_to_step()
         pairs = [(p.grad, p) for p in self._parameters if p.grad is not None]
+        if not pairs:  # as torch.optim: nothing to update (the step is still counted)
+            self._iterations += 1
+            return
         self._apply_pairs(pairs)
 
     def apply(self, grads: Iterable[Any] | None = None,
@@ -371,6 +373,9 @@ class Optimizer(StateMixin):
 
         Builds on the given parameters the first time; afterwards they must be among the
         parameters it was built on. Pairs whose gradient is None are skipped.
+
+        Raises:
+            ValueError: when every gradient is None (as Keras does).
         """
         pairs = list(grads_and_vars)
         if not self.built:
