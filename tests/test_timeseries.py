@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from gated.data.timeseries import (
     MinMaxScaler,
@@ -192,22 +193,46 @@ def test_train_test_split_series_rejects_bad_type():
 # ----------------------------------------------------------------------------- keras utility
 
 
+def _windows(data, starts, sequence_length, sampling_rate=1):
+    """Hand-computed windows: data[s], data[s + r], ... for each start s."""
+    return np.stack([data[s:s + sequence_length * sampling_rate:sampling_rate] for s in starts])
+
+
+def _all(dataset):
+    """Concatenate a dataset's batches into arrays."""
+    items = list(dataset)
+    if isinstance(items[0], tuple):
+        return tuple(np.concatenate(part) for part in zip(*items, strict=True))
+    return np.concatenate(items)
+
+
+def test_timeseries_dataset_default_batch_size_is_kerass_128():
+    dataset = timeseries_dataset_from_array(np.arange(300.0), None, sequence_length=10)
+    # 291 windows in batches of 128, 128, 35, as keras.utils.timeseries_dataset_from_array.
+    assert len(dataset) == 3
+    assert [len(batch) for batch in dataset] == [128, 128, 35]
+    np.testing.assert_array_equal(_all(dataset), _windows(np.arange(300.0), range(291), 10))
+
+
 def test_timeseries_dataset_keras_example_1():
     # Keras docs, example 1: indices 0..98, sequence_length=10, sampling_rate=2, stride=3.
-    x = timeseries_dataset_from_array(
-        np.arange(99), None, sequence_length=10, sampling_rate=2, sequence_stride=3
+    dataset = timeseries_dataset_from_array(
+        np.arange(99), None, sequence_length=10, sampling_rate=2, sequence_stride=3,
+        batch_size=None,
     )
+    x = np.stack(list(dataset))
     assert x[0].tolist() == [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]
     assert x[1].tolist() == [3, 5, 7, 9, 11, 13, 15, 17, 19, 21]
     assert x[2].tolist() == [6, 8, 10, 12, 14, 16, 18, 20, 22, 24]
     assert x[-1].tolist() == [78, 80, 82, 84, 86, 88, 90, 92, 94, 96]
-    assert len(x) == 27
+    assert len(dataset) == len(x) == 27
 
 
 def test_timeseries_dataset_keras_example_2_matches_make_windows():
     # Keras docs, example 2: past 10 steps predict the next one.
     data = np.arange(100.0)
-    x, y = timeseries_dataset_from_array(data[:-10], data[10:], sequence_length=10)
+    dataset = timeseries_dataset_from_array(data[:-10], data[10:], sequence_length=10)
+    x, y = next(iter(dataset))
     assert x[0].tolist() == list(range(10)) and y[0] == 10
     assert len(x) == 81  # as Keras: the last windows of data[:-10] have no full length
     wx, wy = make_windows(data, window=10)  # 90 windows: make_windows keeps them all
@@ -215,25 +240,85 @@ def test_timeseries_dataset_keras_example_2_matches_make_windows():
     np.testing.assert_array_equal(y, wy[:81, 0])
 
 
-def test_timeseries_dataset_batches_and_shuffle():
+def test_timeseries_dataset_keras_example_3_many_to_many():
+    # Keras docs, example 3: two datasets zipped, non-overlapping windows of 20.
+    x_series, y_series = np.arange(100), np.arange(100) * 2
+    inputs = timeseries_dataset_from_array(x_series, None, sequence_length=20,
+                                           sequence_stride=20, batch_size=16)
+    targets = timeseries_dataset_from_array(y_series, None, sequence_length=20,
+                                            sequence_stride=20, batch_size=16)
+    for batch_x, batch_y in zip(inputs, targets, strict=True):
+        np.testing.assert_array_equal(batch_x[1], x_series[20:40])
+        np.testing.assert_array_equal(batch_y[1], y_series[20:40])
+
+
+def test_timeseries_dataset_batches_reiterable_and_indexable():
     data = np.arange(20.0)[:, None]
-    batches = timeseries_dataset_from_array(data, np.arange(20), sequence_length=5, batch_size=4)
-    assert [len(b[0]) for b in batches] == [4, 4, 4, 4]  # 16 sequences
-    assert batches[0][0].shape == (4, 5, 1)
-    assert batches[1][1].tolist() == [4, 5, 6, 7]
-    a = timeseries_dataset_from_array(data, np.arange(20), 5, shuffle=True, seed=3)
-    b = timeseries_dataset_from_array(data, np.arange(20), 5, shuffle=True, seed=3)
-    np.testing.assert_array_equal(a[1], b[1])
-    assert sorted(a[1].tolist()) == list(range(16))
-    np.testing.assert_array_equal(a[0][:, 0, 0], a[1])  # inputs stay paired with targets
+    dataset = timeseries_dataset_from_array(data, np.arange(20), sequence_length=5, batch_size=6)
+    assert len(dataset) == 3  # 16 windows: 6, 6, 4
+    first, second = list(dataset), list(dataset)  # one pass per epoch, same batches
+    assert [len(b[0]) for b in first] == [6, 6, 4]
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
+    assert first[0][0].shape == (6, 5, 1)
+    assert first[1][1].tolist() == [6, 7, 8, 9, 10, 11]
+    np.testing.assert_array_equal(dataset[2][0], first[2][0])
+    np.testing.assert_array_equal(first[2][0][:, :, 0], _windows(np.arange(20.0), range(12, 16), 5))
+
+
+def test_timeseries_dataset_shuffle_keeps_pairs_and_uses_kerass_first_shuffle():
+    data = np.arange(40.0)[:, None]
+    dataset = timeseries_dataset_from_array(data, np.arange(40), 5, shuffle=True, seed=3,
+                                            batch_size=4)
+    again = timeseries_dataset_from_array(data, np.arange(40), 5, shuffle=True, seed=3,
+                                          batch_size=4)
+    x, y = _all(dataset)
+    x2, y2 = _all(again)
+    np.testing.assert_array_equal(y, y2)  # same seed, same order
+    assert sorted(y.tolist()) == list(range(36))
+    np.testing.assert_array_equal(x[:, 0, 0], y)  # inputs stay paired with targets
+    # Keras' first stage: np.random.RandomState(seed) shuffles the start positions.
+    expected = np.arange(36)
+    np.random.RandomState(3).shuffle(expected)
+    # Then a 32-sample buffer (8 batches): the k-th sample drawn is among the first 32 + k.
+    for k, value in enumerate(y.tolist()):
+        assert value in expected[:32 + k]
+    # A new pass (epoch) draws a new local order.
+    _, y_next = _all(dataset)
+    assert sorted(y_next.tolist()) == list(range(36)) and y_next.tolist() != y.tolist()
 
 
 def test_timeseries_dataset_start_end_index():
-    x, y = timeseries_dataset_from_array(
+    dataset = timeseries_dataset_from_array(
         np.arange(20), np.arange(20) * 10, sequence_length=3, start_index=5, end_index=10
     )
+    x, y = _all(dataset)
     assert x.tolist() == [[5, 6, 7], [6, 7, 8], [7, 8, 9]]
     assert y.tolist() == [50, 60, 70]
+
+
+def test_timeseries_dataset_unbatched_yields_samples():
+    dataset = timeseries_dataset_from_array(np.arange(6), np.arange(6) * 10, 3, batch_size=None)
+    items = list(dataset)
+    assert len(dataset) == 4 and len(items) == 4
+    assert items[1][0].tolist() == [1, 2, 3] and int(items[1][1]) == 10
+
+
+def test_timeseries_dataset_matches_keras_where_tensorflow_is_installed():
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("keras")
+    data = np.arange(50.0).reshape(25, 2)
+    kwargs = dict(sequence_length=4, sequence_stride=2, sampling_rate=2, batch_size=3,
+                  start_index=1, end_index=23)
+    ours = list(timeseries_dataset_from_array(data, np.arange(25), **kwargs))
+    theirs = list(keras.utils.timeseries_dataset_from_array(data, np.arange(25), **kwargs))
+    assert len(ours) == len(theirs)
+    for (x, y), (kx, ky) in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(x, np.asarray(kx))
+        np.testing.assert_array_equal(y, np.asarray(ky))
 
 
 def test_timeseries_dataset_errors():
@@ -243,6 +328,53 @@ def test_timeseries_dataset_errors():
         timeseries_dataset_from_array(np.arange(5), None, 2, sampling_rate=0)
     with pytest.raises(ValueError, match="end_index"):
         timeseries_dataset_from_array(np.arange(5), None, 2, end_index=9)
+    with pytest.raises(ValueError, match="batch_size"):
+        timeseries_dataset_from_array(np.arange(5), None, 2, batch_size=0)
+    with pytest.raises(ValueError, match="sequence_stride"):
+        timeseries_dataset_from_array(np.arange(5), None, 2, sequence_stride=5)
+
+
+def _tiny_model():
+    from gated.layers import LSTM, Dense
+    from gated.models import Sequential
+
+    torch.manual_seed(0)
+    model = Sequential([LSTM(4, input_shape=(6, 1)), Dense(1)])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    return model
+
+
+def test_fit_on_dataset_equals_fit_on_arrays():
+    series = np.sin(np.arange(80) / 5.0).astype(np.float32)
+    data, targets = series[:-6, None], series[6:, None]
+    dataset = timeseries_dataset_from_array(data, targets, sequence_length=6, batch_size=16)
+    x = _windows(data, range(69), 6)
+    y = targets[:69]
+    np.testing.assert_array_equal(_all(dataset)[0], x)
+
+    on_dataset, on_arrays = _tiny_model(), _tiny_model()
+    history = on_dataset.fit(dataset, epochs=2, validation_data=dataset, verbose=0)
+    expected = on_arrays.fit(x, y, batch_size=16, epochs=2, shuffle=False,
+                             validation_data=(x, y), verbose=0)
+    assert history.history.keys() == expected.history.keys()
+    for key, values in expected.history.items():
+        np.testing.assert_allclose(history.history[key], values, rtol=1e-6, atol=1e-7)
+    for a, b in zip(on_dataset.get_weights(), on_arrays.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(on_dataset.evaluate(dataset, verbose=0),
+                               on_arrays.evaluate(x, y, verbose=0), rtol=1e-6)
+    inputs_only = timeseries_dataset_from_array(data, None, sequence_length=6, batch_size=16)
+    np.testing.assert_allclose(on_dataset.predict(inputs_only, verbose=0)[:69],
+                               on_arrays.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
+
+
+def test_not_an_array_error_is_not_the_ragged_message():
+    model = _tiny_model()
+    with pytest.raises(TypeError, match="must be a NumPy array") as info:
+        model.fit({1, 2, 3}, np.zeros(3), verbose=0)
+    assert "ragged" not in str(info.value)
+    with pytest.raises(ValueError, match="ragged"):
+        model.fit([[[0.0]] * 6, [[0.0]] * 5], np.zeros((2, 1)), verbose=0)
 
 
 # ----------------------------------------------------------------------------- baselines, metrics

@@ -7,7 +7,7 @@ arrays; nothing needs torch. Time is always axis 0 of a series.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ __all__ = [
     "StandardScaler",
     "train_test_split_series",
     "timeseries_dataset_from_array",
+    "TimeseriesDataset",
     "naive_forecast",
     "seasonal_naive_forecast",
     "mae",
@@ -371,19 +372,111 @@ def train_test_split_series(series: Any, test_size: float | int) -> tuple[np.nda
     return array[: n - k], array[n - k :]
 
 
+class TimeseriesDataset:
+    """The batches of sliding windows made by `timeseries_dataset_from_array`.
+
+    Iterable any number of times (one pass per epoch), with `len()` (the number of batches, or
+    of samples when unbatched) and indexing (`dataset[i]` is batch `i` in unshuffled order).
+    Each item is `(x, y)` NumPy arrays, or `x` alone when there are no targets. `fit`,
+    `evaluate` and `predict` take it as `x` like a DataLoader.
+    """
+
+    def __init__(self, data: np.ndarray, targets: np.ndarray | None, start: int,
+                 positions: np.ndarray, offsets: np.ndarray, batch_size: int | None,
+                 shuffle: bool, seed: int) -> None:
+        self._data = data
+        self._targets = targets
+        self._start = start
+        self._positions = positions
+        self._offsets = offsets
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self._passes = 0
+
+    @property
+    def num_samples(self) -> int:
+        """The number of windows (samples) over all batches."""
+        return int(len(self._positions))
+
+    def __len__(self) -> int:
+        if self.batch_size is None:
+            return self.num_samples
+        return -(-self.num_samples // self.batch_size)
+
+    def _item(self, positions: np.ndarray | int) -> Any:
+        index = self._start + np.asarray(positions)[..., None] + self._offsets
+        x = self._data[index]
+        if self._targets is None:
+            return x
+        return x, self._targets[self._start + np.asarray(positions)]
+
+    def __getitem__(self, index: int) -> Any:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(
+                f"A TimeseriesDataset is indexed by an int (a batch number); received {index!r}."
+            )
+        count = len(self)
+        if not -count <= index < count:
+            raise IndexError(f"Batch index {index} is out of range for {count} batches.")
+        index = int(index) % count
+        if self.batch_size is None:
+            return self._item(int(self._positions[index]))
+        part = self._positions[index * self.batch_size:(index + 1) * self.batch_size]
+        return self._item(part)
+
+    def _order(self) -> np.ndarray:
+        """Sample positions of one pass: in order, or Keras' two shuffles (the positions once
+        by `seed`, then a local shuffle through a buffer of `8 * batch_size` samples (1024
+        unbatched) that differs on every pass)."""
+        if not self.shuffle:
+            return self._positions
+        rng = np.random.RandomState((self.seed + self._passes) % (2**32))
+        self._passes += 1
+        buffer_size = 1024 if self.batch_size is None else 8 * self.batch_size
+        buffer: list[int] = []
+        order: list[int] = []
+        for position in self._positions.tolist():
+            buffer.append(position)
+            if len(buffer) == buffer_size:
+                k = int(rng.randint(len(buffer)))
+                buffer[k], buffer[-1] = buffer[-1], buffer[k]
+                order.append(buffer.pop())
+        while buffer:
+            k = int(rng.randint(len(buffer)))
+            buffer[k], buffer[-1] = buffer[-1], buffer[k]
+            order.append(buffer.pop())
+        return np.asarray(order, dtype=self._positions.dtype)
+
+    def __iter__(self) -> Iterator[Any]:
+        order = self._order()
+        if self.batch_size is None:
+            for position in order:
+                yield self._item(int(position))
+            return
+        for offset in range(0, len(order), self.batch_size):
+            yield self._item(order[offset:offset + self.batch_size])
+
+    def __repr__(self) -> str:
+        return (f"<TimeseriesDataset: {self.num_samples} samples in {len(self)} "
+                f"{'samples' if self.batch_size is None else 'batches'}, "
+                f"batch_size={self.batch_size}, shuffle={self.shuffle}>")
+
+
 def timeseries_dataset_from_array(
     data: Any,
     targets: Any,
     sequence_length: int,
     sequence_stride: int = 1,
     sampling_rate: int = 1,
-    batch_size: int | None = None,
+    batch_size: int | None = 128,
     shuffle: bool = False,
     seed: int | None = None,
     start_index: int | None = None,
     end_index: int | None = None,
-) -> Any:
-    """NumPy version of `keras.utils.timeseries_dataset_from_array`.
+) -> TimeseriesDataset:
+    """Creates a dataset of sliding windows over a time series, as
+    `keras.utils.timeseries_dataset_from_array` (same arguments, defaults and windows).
 
     Sequence `i` is `data[s + p_i : s + p_i + sequence_length * sampling_rate : sampling_rate]`
     with `s = start_index` and `p_i = i * sequence_stride`; its target is `targets[s + p_i]`,
@@ -391,27 +484,38 @@ def timeseries_dataset_from_array(
     predict the value after the window, as in Keras).
 
     Args:
-        data: array of shape `(timesteps, ...)`.
-        targets: array with the same length as `data`, or `None` for inputs only.
+        data: array of shape `(timesteps, ...)`; axis 0 is time.
+        targets: array with the same length as `data` (`targets[i]` belongs to the window
+            starting at `i`), or `None` for inputs only.
         sequence_length: number of time steps in each output sequence.
         sequence_stride: offset between the starts of consecutive sequences.
         sampling_rate: step between successive time steps within a sequence.
-        batch_size: `None` returns whole arrays; an int returns a list of batches.
-        shuffle: whether to shuffle the order of the sequences.
-        seed: seed of the shuffle.
+        batch_size: number of sequences per batch (the last batch may be smaller); `None`
+            yields single samples. Default 128, as Keras.
+        shuffle: whether to shuffle the sequences. As Keras, the start positions are shuffled
+            once with `np.random.RandomState(seed)` (so the first pass draws the same samples
+            into each 8-batch buffer as Keras), then shuffled locally through a buffer of
+            `8 * batch_size` samples, differently on every pass (the local order is not
+            TensorFlow's).
+        seed: seed of the shuffle; `None` draws one.
         start_index: first time step of `data` to use (inclusive). Default 0.
         end_index: last time step of `data` to use (exclusive). Default `len(data)`.
 
     Returns:
-        With `targets`: `(x, y)` arrays, or a list of `(x_batch, y_batch)` tuples when
-        `batch_size` is given. Without `targets`: `x`, or a list of `x_batch`.
-        `x` has shape `(n, sequence_length, ...)`.
+        A `TimeseriesDataset`: iterable once per epoch, with `len()` (batches), yielding
+        `(batch_of_sequences, batch_of_targets)` NumPy arrays, or `batch_of_sequences` alone
+        when `targets` is `None`. Sequences have shape `(batch, sequence_length, ...)`.
+        `model.fit(dataset)` trains on it.
 
     Example:
 
-    >>> x, y = timeseries_dataset_from_array(np.arange(10), np.arange(10)[3:], 3)
-    >>> x[0].tolist(), int(y[0])
-    ([0, 1, 2], 3)
+    >>> dataset = timeseries_dataset_from_array(
+    ...     np.arange(10), np.arange(10)[3:], sequence_length=3, batch_size=2)
+    >>> len(dataset)
+    4
+    >>> x, y = next(iter(dataset))
+    >>> x.tolist(), y.tolist()
+    ([[0, 1, 2], [1, 2, 3]], [3, 4])
     """
     array = np.asarray(data)
     if array.ndim == 0:
@@ -420,8 +524,20 @@ def timeseries_dataset_from_array(
     sequence_length = _check_positive_int(sequence_length, "sequence_length")
     sequence_stride = _check_positive_int(sequence_stride, "sequence_stride")
     sampling_rate = _check_positive_int(sampling_rate, "sampling_rate")
+    if sampling_rate >= length:
+        raise ValueError(f"`sampling_rate` must be lower than the length of `data` ({length});"
+                         f" received sampling_rate={sampling_rate}.")
+    if sequence_stride >= length:
+        raise ValueError(f"`sequence_stride` must be lower than the length of `data` "
+                         f"({length}); received sequence_stride={sequence_stride}.")
     if batch_size is not None:
         batch_size = _check_positive_int(batch_size, "batch_size")
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise TypeError(f"`shuffle` must be a bool; received {shuffle!r}.")
+    for name, value in (("start_index", start_index), ("end_index", end_index), ("seed", seed)):
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, (int, np.integer))):
+            raise TypeError(f"`{name}` must be an int or None; received {value!r}.")
     start = 0 if start_index is None else int(start_index)
     end = length if end_index is None else int(end_index)
     if not 0 <= start < length:
@@ -440,6 +556,8 @@ def timeseries_dataset_from_array(
     span = (sequence_length - 1) * sampling_rate
     num_sequences = end - start - span
     if target_array is not None:
+        # Keras takes min(num_sequences, len(targets)) and fails while iterating when
+        # start_index leaves fewer targets; here those windows are left out.
         num_sequences = min(num_sequences, target_array.shape[0] - start)
     if num_sequences <= 0:
         raise ValueError(
@@ -449,17 +567,11 @@ def timeseries_dataset_from_array(
         )
     positions = np.arange(0, num_sequences, sequence_stride)
     if shuffle:
-        np.random.default_rng(seed).shuffle(positions)
-    index = start + positions[:, None] + np.arange(0, span + 1, sampling_rate)[None, :]
-    x = array[index]
-    y = None if target_array is None else target_array[start + positions]
-    if batch_size is None:
-        return x if y is None else (x, y)
-    batches: list[Any] = []
-    for offset in range(0, len(positions), batch_size):
-        part = slice(offset, offset + batch_size)
-        batches.append(x[part] if y is None else (x[part], y[part]))
-    return batches
+        seed = int(np.random.randint(1_000_000)) if seed is None else int(seed)
+        np.random.RandomState(seed).shuffle(positions)
+    return TimeseriesDataset(array, target_array, start, positions,
+                             np.arange(0, span + 1, sampling_rate), batch_size,
+                             bool(shuffle), 0 if seed is None else int(seed))
 
 
 def naive_forecast(history_windows: Any) -> np.ndarray:

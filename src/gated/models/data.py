@@ -4,9 +4,10 @@ Accepted: NumPy arrays, torch tensors, (nested) Python lists, and for multi-inpu
 list/tuple/dict of those. Every check raises with the argument's name, what was expected and
 what was received, before any computation starts.
 
-Also accepted as `x`: a *stream of batches*, a `torch.utils.data.DataLoader` or any iterator
-(a generator), each item `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)` as in Keras. Each
-batch is checked like arrays when it arrives.
+Also accepted as `x`: a *stream of batches*, a `torch.utils.data.DataLoader`, any iterator
+(a generator) or a re-iterable object with `__iter__` and `__len__` that is not array data
+(e.g. `gated.data.timeseries_dataset_from_array`'s dataset), each item `x`, `(x,)`, `(x, y)`
+or `(x, y, sample_weight)` as in Keras. Each batch is checked like arrays when it arrives.
 """
 
 from __future__ import annotations
@@ -24,15 +25,20 @@ def _to_tensor(value: Any, name: str, float_dtype: torch.dtype, method: str) -> 
     if isinstance(value, torch.Tensor):
         t = value.detach()
     else:
+        nested = isinstance(value, (list, tuple))
         try:
             arr = np.asarray(value)
-        except ValueError as err:  # ragged lists
+        except (ValueError, TypeError) as err:
+            if not nested:
+                raise _not_an_array(value, name, method) from None
             raise ValueError(
                 f"Argument `{name}` of {method}() must be a rectangular array; received a "
                 f"ragged sequence ({err}). Pad it first, e.g. with "
                 "gated.data.text.pad_sequences."
             ) from None
         if arr.dtype == object:
+            if not nested:
+                raise _not_an_array(value, name, method)
             raise ValueError(
                 f"Argument `{name}` of {method}() must be a numeric array; received an object "
                 "array (ragged or mixed types). Pad sequences to one length first."
@@ -43,6 +49,14 @@ def _to_tensor(value: Any, name: str, float_dtype: torch.dtype, method: str) -> 
     elif t.dtype == torch.bool:
         t = t.to(float_dtype)
     return t
+
+
+def _not_an_array(value: Any, name: str, method: str) -> TypeError:
+    return TypeError(
+        f"Argument `{name}` of {method}() must be a NumPy array, a torch tensor, a (nested) "
+        "list of numbers, or a stream of batches (a DataLoader, a generator, or an object "
+        f"with __iter__ and __len__); received {type(value).__name__}: {value!r:.200}."
+    )
 
 
 def _check_finite(t: torch.Tensor, name: str, method: str) -> None:
@@ -144,8 +158,18 @@ def batches(n: int, batch_size: int, shuffle: bool = False,
 
 
 def is_batch_stream(value: Any) -> bool:
-    """A DataLoader or an iterator (a generator): `x` then yields whole batches."""
-    return isinstance(value, (torch.utils.data.DataLoader, Iterator))
+    """`x` yields whole batches: a DataLoader, an iterator (a generator), or a re-iterable
+    object with `__iter__` and `__len__` (e.g. `gated.data.timeseries_dataset_from_array`'s
+    dataset, a list-like of batches) that is not itself array data (a list, tuple, dict,
+    set, string, tensor or anything NumPy converts by `__array__`)."""
+    if isinstance(value, (torch.utils.data.DataLoader, Iterator)):
+        return True
+    if isinstance(value, (list, tuple, dict, set, frozenset, str, bytes, np.ndarray,
+                          torch.Tensor)):
+        return False
+    if hasattr(value, "__array__") or hasattr(value, "__array_interface__"):
+        return False
+    return hasattr(value, "__iter__") and hasattr(value, "__len__")
 
 
 def unpack_batch(item: Any) -> tuple[Any, Any, Any]:
@@ -186,7 +210,8 @@ def check_stream_only(method: str, **named: Any) -> None:
         if not unset:
             raise ValueError(
                 f"Argument `{name}` of {method}() must be left at {default!r} when `x` is a "
-                f"DataLoader or a generator (its batches are `(x, y[, sample_weight])`), "
+                "DataLoader, a generator or a dataset of batches (its batches are "
+                f"`(x, y[, sample_weight])`), "
                 f"received {name}={value!r}."
             )
 
