@@ -203,7 +203,7 @@ def candidates(cfg: tuple, cell_name: str, with_reference: bool) -> dict[str, nn
         cell = LSTMCell(units, activation=activation, **CELLS[cell_name])
         cell._maybe_build((None, features))
         if engine != "auto":
-            ok, _ = engines._supports(engine, cell, x, None, False, None, False)
+            ok, _ = engines.supported(engine, cell, x)
             if not ok:
                 continue
         else:
