@@ -1,6 +1,8 @@
 """The `gated` command.
 
     gated demo [--epochs N] [--output DIR] [--window N] [--seed N] [--quiet]
+    gated example --list
+    gated example NAME [--quick] [--data DIR] [--output DIR] [--seed N] [recipe options]
     gated --version
     gated --help
 
@@ -97,6 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="no model summary or training progress; only the results table",
     )
     demo.set_defaults(command_parser=demo)
+
+    example = commands.add_parser(
+        "example",
+        help="run a recipe: an application or experiment on real data (`--list` shows them)",
+        description="Run one recipe of gated.recipes; `gated example NAME --help` shows its "
+                    "options. Each prints its numbers against its baselines and writes them "
+                    "as JSON (and its plots) to --output.",
+        add_help=False,
+    )
+    example.add_argument("--list", action="store_true", help="list the recipes and exit")
+    example.add_argument("name", nargs="?", metavar="NAME", help="the recipe to run")
+    example.add_argument("recipe_args", nargs=argparse.REMAINDER,
+                         help="the recipe's options (see `gated example NAME --help`)")
+    example.add_argument("-h", "--help", action="store_true", help="show this help and exit")
+    example.set_defaults(command_parser=example)
     return parser
 
 
@@ -114,6 +131,29 @@ def _run_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         verbose=0 if args.quiet else 1,
     )
+    return 0
+
+
+def _run_example(args: argparse.Namespace) -> int:
+    from gated import recipes
+
+    if args.list or (args.help and not args.name):
+        if args.help:
+            args.command_parser.print_help()
+        for name, description in recipes.available().items():
+            print(f"{name:24s} {description}")
+        return 0
+    if not args.name:
+        args.command_parser.error("a recipe NAME or --list is required")
+    try:
+        parser = recipes.build_parser(args.name)
+    except ValueError as error:
+        args.command_parser.error(str(error))
+    rest = list(args.recipe_args) + (["--help"] if args.help else [])
+    try:
+        recipes.run_recipe(args.name, rest)
+    except FileNotFoundError as error:
+        parser.error(str(error))
     return 0
 
 
@@ -136,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _run_demo(args)
+        if args.command == "example":
+            return _run_example(args)
     except KeyboardInterrupt:
         print("gated: interrupted", file=sys.stderr)
         return 130
