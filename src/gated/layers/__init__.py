@@ -2,6 +2,7 @@
 
 from gated.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from gated.layer import KerasTensor, Layer
+from gated.layers.convolutional import Conv1D, Conv2D, Conv3D
 from gated.layers.core import (
     Activation,
     Add,
@@ -21,7 +22,34 @@ from gated.layers.core import (
 )
 from gated.layers.gru import GRU
 from gated.layers.lstm import LSTM
+from gated.layers.normalization import BatchNormalization
+from gated.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AveragePooling3D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
+    MaxPooling1D,
+    MaxPooling2D,
+    MaxPooling3D,
+)
 from gated.layers.recurrent import RNN
+from gated.layers.regularization import SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
+from gated.layers.reshaping import (
+    Cropping1D,
+    Cropping2D,
+    Cropping3D,
+    UpSampling1D,
+    UpSampling2D,
+    UpSampling3D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+    ZeroPadding3D,
+)
 from gated.layers.simple_rnn import SimpleRNN
 from gated.layers.wrappers import Bidirectional, TimeDistributed
 
@@ -30,4 +58,13 @@ __all__ = [
     "Embedding", "Flatten", "GRU", "GRUCell", "Input", "InputLayer", "KerasTensor", "LSTM",
     "LSTMCell", "Layer", "LayerNormalization", "Masking", "Multiply", "RNN", "RepeatVector",
     "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+]
+__all__ += [  # convolutional layers (issue 10)
+    "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNormalization",
+    "Conv1D", "Conv2D", "Conv3D", "Cropping1D", "Cropping2D", "Cropping3D",
+    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "MaxPooling1D",
+    "MaxPooling2D", "MaxPooling3D", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+    "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D",
+    "ZeroPadding3D",
 ]

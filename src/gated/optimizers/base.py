@@ -420,6 +420,9 @@ class Optimizer(StateMixin):
                 torch._foreach_mul_(decayed, 1.0 - self.weight_decay * lr)
         slots = [self._slots(p) for p in params]
         self._update_step(params, grads, slots, lr, self.iterations + 1)
+        for p in params:  # Keras: a weight's constraint is applied after each update
+            if getattr(p, "constraint", None) is not None:
+                p.copy_(p.constraint(p))
 
     def _slots(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
         state = self.torch_optimizer.state[p]
