@@ -201,3 +201,43 @@ def test_other_argument_errors():
         gl.Conv1D(4, 3, strides=2, dilation_rate=2)
     with pytest.raises(ValueError, match=r"`filters`"):
         gl.Conv3D(0, 3)
+
+
+# ---------------------------------------------------------------- transposed convolutions
+
+TRANSPOSE_CASES = [  # (padding, kernel, strides, dilation, output_padding)
+    ("valid", 3, 1, 1, None), ("valid", 3, 2, 1, None), ("valid", 1, 3, 1, None),
+    ("valid", 2, 3, 1, 2), ("same", 3, 1, 1, None), ("same", 3, 2, 1, None),
+    ("same", 4, 2, 1, None), ("same", 3, 2, 1, 1), ("same", 2, 3, 1, 0), ("valid", 3, 1, 2, 0),
+    ("same", 3, 1, 2, None),
+]
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("padding,kernel,strides,dilation,output_padding", TRANSPOSE_CASES)
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_conv_transpose_equals_keras(rank, padding, kernel, strides, dilation, output_padding,
+                                     data_format):
+    name = f"Conv{rank}DTranspose"
+    kw = dict(filters=4, kernel_size=kernel, strides=strides, padding=padding,
+              dilation_rate=dilation, output_padding=output_padding, data_format=data_format,
+              bias_initializer="random_normal")
+    x = np.random.default_rng(2).standard_normal(((2, 5, 3), (2, 5, 4, 3),
+                                                   (2, 3, 4, 3, 3))[rank - 1]).astype("float32")
+    if data_format == "channels_first":
+        x = np.moveaxis(x, -1, 1).copy()
+    k, g = getattr(keras.layers, name)(**kw), getattr(gl, name)(**kw)
+    _check_equal(k, g, x)
+    assert set(k.get_config()) <= set(g.get_config())
+
+
+def test_conv_transpose_errors():
+    with pytest.raises(ValueError, match=r"`output_padding`.*axis 0 has output_padding=2, "
+                                         r"strides=2"):
+        gl.Conv2DTranspose(2, 3, strides=2, output_padding=2)
+    with pytest.raises(ValueError, match=r"`padding`.*received padding='causal'"):
+        gl.Conv1DTranspose(2, 3, padding="causal")
+    layer = gl.Conv2DTranspose(2, 3)
+    layer(torch.randn(1, 4, 4, 3))
+    with pytest.raises(ValueError, match=r"wrong number of channels"):
+        layer(torch.randn(1, 4, 4, 2))
