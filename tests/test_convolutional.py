@@ -241,3 +241,23 @@ def test_conv_transpose_errors():
     layer(torch.randn(1, 4, 4, 3))
     with pytest.raises(ValueError, match=r"wrong number of channels"):
         layer(torch.randn(1, 4, 4, 2))
+
+
+# ---------------------------------------------------------------- depthwise and separable
+
+@pytest.mark.parametrize("kind", ["Depthwise", "Separable"])
+@pytest.mark.parametrize("rank", [1, 2])
+@pytest.mark.parametrize("padding,strides,dilation", [("valid", 1, 1), ("same", 2, 1),
+                                                      ("same", 1, 2), ("valid", 3, 1)])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_depthwise_and_separable_equal_keras(kind, rank, padding, strides, dilation,
+                                             data_format):
+    name = f"{kind}Conv{rank}D"
+    kw = dict(kernel_size=3, strides=strides, padding=padding, dilation_rate=dilation,
+              depth_multiplier=2, data_format=data_format, bias_initializer="random_normal",
+              activation="relu")
+    if kind == "Separable":
+        kw["filters"] = 5
+    k, g = getattr(keras.layers, name)(**kw), getattr(gl, name)(**kw)
+    _check_equal(k, g, _input(rank, data_format))
+    assert set(k.get_config()) <= set(g.get_config())

@@ -3,6 +3,12 @@
 from gated.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from gated.layer import KerasTensor, Layer
 from gated.layers.convolutional import Conv1D, Conv2D, Conv3D
+from gated.layers.convolutional_depthwise import (
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
 from gated.layers.convolutional_transpose import (
     Conv1DTranspose,
     Conv2DTranspose,
@@ -67,7 +73,8 @@ __all__ = [
 __all__ += [  # convolutional layers (issue 10)
     "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNormalization",
     "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose",
-    "Cropping1D", "Cropping2D", "Cropping3D",
+    "Cropping1D", "Cropping2D", "Cropping3D", "DepthwiseConv1D", "DepthwiseConv2D",
+    "SeparableConv1D", "SeparableConv2D",
     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "MaxPooling1D",
     "MaxPooling2D", "MaxPooling3D", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
