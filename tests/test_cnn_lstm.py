@@ -162,3 +162,39 @@ def test_time_distributed_checks_inner_input():
         layer(torch.randn(1, 2, 6, 6, 4))
     with pytest.raises(ValueError, match=r"`mask` of TimeDistributed.*\(1, 2\)"):
         layer(torch.randn(1, 2, 6, 6, 3), mask=torch.ones(1, 3, dtype=torch.bool))
+
+
+def test_default_names_are_keras_names():
+    import re
+
+    makers = [lambda m: m.Conv1D(2, 3), lambda m: m.Conv2D(2, 3),
+              lambda m: m.Conv3DTranspose(2, 3), lambda m: m.SeparableConv2D(2, 3),
+              lambda m: m.MaxPooling2D(), lambda m: m.GlobalAveragePooling1D(),
+              lambda m: m.BatchNormalization(), lambda m: m.UpSampling2D(),
+              lambda m: m.ZeroPadding2D(), lambda m: m.SpatialDropout1D(0.1)]
+
+    def base(name: str) -> str:
+        return re.sub(r"_\d+$", "", name)
+
+    assert [base(make(gl).name) for make in makers] == \
+        [base(make(keras.layers).name) for make in makers]
+    assert base(gl.Conv2D(2, 3).name) == "conv2d"
+
+
+def test_cnn_model_saves_and_loads(tmp_path):
+    inputs = gl.Input((16, 16, 3))
+    h = gl.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inputs)
+    h = gl.BatchNormalization()(h)
+    h = gl.Conv2DTranspose(4, 3, strides=2, padding="same")(h)
+    h = gl.SeparableConv2D(4, 3)(h)
+    h = gl.UpSampling2D()(gl.Cropping2D(1)(gl.ZeroPadding2D(1)(h)))
+    model = gated.models.Model(inputs, gl.GlobalMaxPooling2D()(h))
+    model.compile(optimizer="adam", loss="mse")
+    x = np.random.default_rng(6).random((4, 16, 16, 3)).astype("float32")
+    model.fit(x, np.zeros((4, 4), "float32"), epochs=1, verbose=0)
+    path = tmp_path / "cnn.keras"
+    model.save(path)
+    loaded = gated.models.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    bn = [layer for layer in loaded.layers if isinstance(layer, gl.BatchNormalization)][0]
+    assert [p.requires_grad for p in bn.parameters()] == [True, True, False, False]
