@@ -137,16 +137,24 @@ def test_conv_weights_are_keras_layout_and_initializer_fans():
     assert kernel.max() <= limit and kernel.min() >= -limit and kernel.std() > limit / 3
 
 
-def test_kernel_constraint_applied_after_each_step():
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "torch_adam"])
+def test_kernel_constraint_applied_after_each_step(optimizer):
     from gated.models import Sequential
+    from gated.optimizers import TorchOptimizer
 
     model = Sequential([gl.Input((6, 2)),
-                        gl.Conv1D(2, 3, kernel_constraint=lambda w: w.clamp(-0.05, 0.05)),
+                        gl.Conv1D(2, 3, kernel_constraint=lambda w: w.clamp(-0.05, 0.05),
+                                  bias_constraint=lambda b: b.clamp(min=0.0)),
                         gl.GlobalAveragePooling1D(), gl.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
-    model.fit(np.random.rand(8, 6, 2), np.random.rand(8, 1) * 10, epochs=1, verbose=0)
-    kernel = model.layers[0].get_weights()[0]
+    if optimizer == "torch_adam":
+        optimizer = TorchOptimizer(torch.optim.Adam(
+            [p for p in model.parameters() if p.requires_grad], lr=0.1))
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(np.random.rand(8, 6, 2), np.random.rand(8, 1) * 10 - 20, epochs=3, verbose=0)
+    kernel, bias = model.layers[0].get_weights()
     assert np.abs(kernel).max() <= 0.05 + 1e-7
+    assert np.isclose(np.abs(kernel).max(), 0.05)  # the constraint was active
+    assert bias.min() >= 0.0
 
 
 # ---------------------------------------------------------------- errors
