@@ -157,3 +157,24 @@ def test_batch_norm_errors():
         gl.BatchNormalization(renorm=True)
     with pytest.raises(ValueError, match=r"`mask`.*one axis less"):
         layer(torch.randn(2, 4, 5), training=True, mask=torch.ones(2, 4, 5, dtype=bool))
+
+
+def test_batch_norm_training_gradcheck():
+    """Both training paths (torch's batch_norm, and the masked moments written here) against
+    finite differences, through the inputs, gamma and beta."""
+    from torch.func import functional_call
+
+    layer = gl.BatchNormalization(dtype="float64")
+    layer.build((5, 4, 3))
+    mask = torch.rand(5, 4, generator=torch.Generator().manual_seed(0)) > 0.3
+    x = torch.randn(5, 4, 3, dtype=torch.float64, requires_grad=True)
+    gamma = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    beta = torch.randn(3, dtype=torch.float64, requires_grad=True)
+
+    def run(t, g, b, m):
+        state = {"gamma": g, "beta": b, "moving_mean": torch.zeros(3, dtype=torch.float64),
+                 "moving_variance": torch.ones(3, dtype=torch.float64)}
+        return functional_call(layer, state, (t,), {"training": True, "mask": m})
+
+    for m in (None, mask):
+        assert torch.autograd.gradcheck(lambda t, g, b, m=m: run(t, g, b, m), (x, gamma, beta))

@@ -143,3 +143,14 @@ def test_pooling_errors_name_the_argument():
         gl.GlobalAveragePooling3D()(torch.randn(2, 4, 4, 3))
     with pytest.raises(ValueError, match=r"`mask`.*\(batch, steps\)"):
         gl.GlobalAveragePooling1D()(torch.randn(2, 5, 3), mask=torch.ones(2, 4, dtype=bool))
+
+
+def test_uneven_same_average_and_masked_mean_gradcheck():
+    """The two paths written here (not a single torch op) against finite differences."""
+    pool = gl.AveragePooling2D(3, strides=2, padding="same", dtype="float64")
+    x = torch.randn(1, 4, 5, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: pool(t), (x,))
+    gap = gl.GlobalAveragePooling1D(dtype="float64")
+    mask = torch.tensor([[True, False, True, True]])
+    x1 = torch.randn(1, 4, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: gap(t, mask=mask), (x1,))
