@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 _DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -114,6 +115,25 @@ def same_padding(length: int, window: int, stride: int, dilation: int = 1) -> tu
     out = math.ceil(length / stride)
     total = max((out - 1) * stride + effective - length, 0)
     return total // 2, total - total // 2
+
+
+def pad_same(x: torch.Tensor, windows: tuple, strides: tuple, dilation: tuple,
+             value: float = 0.0, mode: str = "constant") -> tuple[torch.Tensor, Any]:
+    """Keras 'same' padding of a channels-first tensor.
+
+    Returns `(x, padding)`: the input unchanged and torch's symmetric `padding` when every axis
+    splits evenly, else the explicitly padded input and `0`.
+    """
+    pads = [same_padding(n, k, s, d) for n, k, s, d in
+            zip(x.shape[2:], windows, strides, dilation, strict=True)]
+    if all(a == b for a, b in pads):
+        return x, tuple(a for a, _ in pads)
+    flat: list[int] = []
+    for before, after in reversed(pads):
+        flat.extend((before, after))
+    if mode == "constant":
+        return F.pad(x, flat, mode="constant", value=value), 0
+    return F.pad(x, flat, mode=mode), 0
 
 
 def check_window_fits(owner: str, layer_name: str, shape: tuple, spatial: tuple,

@@ -31,7 +31,7 @@ from gated.layers.conv_utils import (
     normalize_data_format,
     normalize_padding,
     normalize_tuple,
-    same_padding,
+    pad_same,
     serialize_constraint,
     spatial_dims,
     to_channels_first,
@@ -40,25 +40,6 @@ from gated.layers.conv_utils import (
 )
 
 _TORCH_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-
-
-def pad_same(x: torch.Tensor, windows: tuple, strides: tuple, dilation: tuple,
-             value: float = 0.0, mode: str = "constant") -> tuple[torch.Tensor, Any]:
-    """Keras 'same' padding of a channels-first tensor.
-
-    Returns `(x, padding)`: the input unchanged and torch's symmetric `padding` when every axis
-    splits evenly, else the explicitly padded input and `0`.
-    """
-    pads = [same_padding(n, k, s, d) for n, k, s, d in
-            zip(x.shape[2:], windows, strides, dilation, strict=True)]
-    if all(a == b for a, b in pads):
-        return x, tuple(a for a, _ in pads)
-    flat: list[int] = []
-    for before, after in reversed(pads):
-        flat.extend((before, after))
-    if mode == "constant":
-        return F.pad(x, flat, mode="constant", value=value), 0
-    return F.pad(x, flat, mode=mode), 0
 
 
 class ChannelsInputMixin:

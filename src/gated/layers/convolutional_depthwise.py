@@ -24,13 +24,14 @@ from gated.layers.conv_utils import (
     normalize_data_format,
     normalize_padding,
     normalize_tuple,
+    pad_same,
     serialize_constraint,
     spatial_dims,
     to_channels_first,
     to_channels_last,
     with_spatial,
 )
-from gated.layers.convolutional import _TORCH_CONV, ChannelsInputMixin, pad_same
+from gated.layers.convolutional import _TORCH_CONV, ChannelsInputMixin
 
 
 class BaseDepthwiseConv(ChannelsInputMixin, Layer):
