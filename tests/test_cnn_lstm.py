@@ -198,3 +198,35 @@ def test_cnn_model_saves_and_loads(tmp_path):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     bn = [layer for layer in loaded.layers if isinstance(layer, gl.BatchNormalization)][0]
     assert [p.requires_grad for p in bn.parameters()] == [True, True, False, False]
+
+
+def test_cnn_with_batch_norm_summary_and_training_steps_equal_keras(capsys):
+    def build(m, top):
+        return top.Sequential([
+            m.Input((T, H, W, C)),
+            m.TimeDistributed(m.Conv2D(4, 3, padding="same", use_bias=False)),
+            m.TimeDistributed(m.BatchNormalization(momentum=0.8)),
+            m.TimeDistributed(m.Activation("relu")),
+            m.TimeDistributed(m.GlobalAveragePooling2D()),
+            m.LSTM(5),
+            m.Dense(2),
+        ])
+
+    k, g = build(keras.layers, keras), build(gl, gated)
+    g.set_weights(k.get_weights())
+    g.summary()
+    text = capsys.readouterr().out
+    trainable = sum(int(np.prod(w.shape)) for w in k.trainable_weights)
+    frozen = sum(int(np.prod(w.shape)) for w in k.non_trainable_weights)
+    assert (trainable, frozen) == (72 + 8 + 4 * 5 * (4 + 5 + 1) + 12, 8)
+    assert f"Trainable params: {trainable:,}" in text
+    assert f"Non-trainable params: {frozen:,}" in text
+    k.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    g.compile(optimizer=gated.optimizers.SGD(0.1), loss="mse")
+    x, y = _clip(7), np.random.default_rng(7).standard_normal((B, 2)).astype("float32")
+    for _ in range(3):
+        assert abs(float(k.train_on_batch(x, y)) - float(g.train_on_batch(x, y))) < 1e-5
+    for ours, theirs in zip(g.get_weights(), k.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5, rtol=0)  # moving statistics too
+    np.testing.assert_allclose(g.predict(x, verbose=0), k.predict(x, verbose=0), atol=TOL,
+                               rtol=0)
