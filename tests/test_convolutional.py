@@ -269,3 +269,18 @@ def test_depthwise_and_separable_equal_keras(kind, rank, padding, strides, dilat
     k, g = getattr(keras.layers, name)(**kw), getattr(gl, name)(**kw)
     _check_equal(k, g, _input(rank, data_format))
     assert set(k.get_config()) <= set(g.get_config())
+
+
+def test_regularizers_add_keras_penalties():
+    k = keras.layers.Conv2D(3, 2, kernel_regularizer=keras.regularizers.L2(0.1),
+                            bias_regularizer=keras.regularizers.L1(0.2),
+                            bias_initializer="random_normal")
+    g = gl.Conv2D(3, 2, kernel_regularizer="l2", bias_regularizer="l1")
+    g.kernel_regularizer.l2, g.bias_regularizer.l1 = 0.1, 0.2
+    x = _input(2, "channels_last")
+    k(x)
+    g.build(x.shape)
+    g.set_weights(k.get_weights())
+    ours = sum(float(p.detach()) for p in g.regularization_losses())
+    assert len(k.losses) == 2
+    assert ours == pytest.approx(sum(float(_np(v)) for v in k.losses), rel=1e-5)
