@@ -123,9 +123,10 @@ def did_you_mean(name: Any, known: Iterable[str]) -> str:
 
 
 def to_snake_case(name: str) -> str:
-    """Keras' default names: `MeanSquaredError` -> `mean_squared_error`, `LSTM` -> `lstm`."""
+    """Keras' default names: `MeanSquaredError` -> `mean_squared_error`, `LSTM` -> `lstm`,
+    `Conv2D` -> `conv2d` (a digit does not start a word, as in Keras)."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def check_positive_int(value: Any, name: str, owner: str) -> int:

@@ -194,9 +194,15 @@ class Layer(nn.Module):
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
+        # Keras: setting `trainable` sets it on every nested layer too; weights created with
+        # `add_weight(trainable=False)` (BatchNormalization's moving statistics) never train.
         self._trainable = bool(value)
-        for p in self.parameters():
-            p.requires_grad_(self._trainable)
+        for module in self.modules():
+            if isinstance(module, Layer):
+                module._trainable = self._trainable
+            frozen = getattr(module, "_frozen_weights", ())
+            for name, p in module.named_parameters(recurse=False):
+                p.requires_grad_(self._trainable and name not in frozen)
 
     @property
     def weights(self) -> list[nn.Parameter]:
@@ -229,6 +235,8 @@ class Layer(nn.Module):
         tensor = torch.empty(*shape, dtype=self._dtype)
         initializers.get(initializer)(tensor)
         param = nn.Parameter(tensor, requires_grad=trainable and self._trainable)
+        if not trainable:  # stays frozen whatever `layer.trainable` becomes
+            self._frozen_weights = {*getattr(self, "_frozen_weights", ()), name}
         self.register_parameter(name, param)
         return param
 

@@ -183,13 +183,32 @@ class TimeDistributed(Layer):
         inner = self.layer.compute_output_shape((input_shape[0], *input_shape[2:]))
         return (input_shape[0], input_shape[1], *inner[1:])
 
-    def forward(self, inputs: torch.Tensor, training: bool = False) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor, training: bool = False,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
         b, t = inputs.shape[:2]
+        if mask is not None and tuple(mask.shape[:2]) != (b, t):
+            raise ValueError(
+                f"Argument `mask` of TimeDistributed must start with (batch, timesteps) = "
+                f"{(b, t)}, received mask shape {tuple(mask.shape)}."
+            )
+        kwargs: dict = {}
+        is_layer = isinstance(self.layer, Layer)
+        if is_layer and self.layer._call_takes_training:
+            kwargs["training"] = training
+        # As Keras: the inner layer gets its slice of the mask if its call takes one.
+        inner_mask = mask if is_layer and self.layer._call_takes_mask else None
+        if training and getattr(self.layer, "per_step_in_training", False):
+            # Batch statistics (BatchNormalization): Keras calls the layer once per step.
+            steps = []
+            for i in range(t):
+                if inner_mask is not None:
+                    kwargs["mask"] = inner_mask[:, i]
+                steps.append(self.layer(inputs[:, i], **kwargs))
+            return torch.stack(steps, dim=1)
         flat = inputs.reshape(b * t, *inputs.shape[2:])
-        if isinstance(self.layer, Layer) and self.layer._call_takes_training:
-            y = self.layer(flat, training=training)
-        else:
-            y = self.layer(flat)
+        if inner_mask is not None:
+            kwargs["mask"] = inner_mask.reshape(b * t, *inner_mask.shape[2:])
+        y = self.layer(flat, **kwargs)
         return y.reshape(b, t, *y.shape[1:])
 
     def get_config(self) -> dict:

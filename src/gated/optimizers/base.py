@@ -94,6 +94,14 @@ def _check_optional_int(name: str, value: Any, low: int) -> int | None:
     return int(value)
 
 
+def apply_constraints(params: Iterable[torch.Tensor]) -> None:
+    """Keras: after each update, a weight with a `constraint` is projected by it in place."""
+    with torch.no_grad():
+        for p in params:
+            if getattr(p, "constraint", None) is not None:
+                p.copy_(p.constraint(p))
+
+
 class _SlotOptimizer(torch.optim.Optimizer):
     """The `torch.optim.Optimizer` face of a gated optimizer.
 
@@ -420,6 +428,7 @@ class Optimizer(StateMixin):
                 torch._foreach_mul_(decayed, 1.0 - self.weight_decay * lr)
         slots = [self._slots(p) for p in params]
         self._update_step(params, grads, slots, lr, self.iterations + 1)
+        apply_constraints(params)
 
     def _slots(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
         state = self.torch_optimizer.state[p]

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from gated._checks import type_name
-from gated.optimizers.base import Optimizer, _check_learning_rate
+from gated.optimizers.base import Optimizer, _check_learning_rate, apply_constraints
 
 __all__ = ["TorchOptimizer"]
 
@@ -83,6 +83,7 @@ class TorchOptimizer(Optimizer):
                     if g is not p.grad:
                         p.grad.copy_(g)
         self.torch_optimizer.step()
+        apply_constraints(self._all_parameters())
         self._iterations += 1
 
     def _apply_pairs(self, pairs: list[tuple[Any, torch.Tensor]]) -> None:
