@@ -9,7 +9,8 @@ import pytest
 
 from gated import cli, recipes
 
-FAKE = '''"""Adds two numbers: a recipe used by the tests.
+FAKE = '''"""Adds two numbers: a recipe
+used by the tests.
 
 Longer text that is not the description.
 """
@@ -38,7 +39,7 @@ def fake_recipe(tmp_path, monkeypatch):
     sys.modules.pop("gated.recipes.fake_adder", None)
 
 
-def test_list_reads_first_docstring_line_and_skips_private_modules(fake_recipe, capsys):
+def test_list_reads_first_docstring_paragraph_and_skips_private_modules(fake_recipe, capsys):
     assert recipes.available()["fake-adder"] == "Adds two numbers: a recipe used by the tests."
     assert "-helper" not in recipes.available()
     assert cli.main(["example", "--list"]) == 0

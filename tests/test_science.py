@@ -1,4 +1,4 @@
-"""The science examples (`examples/*.py`, issue 3 item 5).
+"""The science recipes (`gated example reber`, ...; `src/gated/recipes/`, issue 3 item 5).
 
 Fast tests check the data generators (Reber grammars, adding problem, spike trains, JSB
 batching). The `slow` tests run each example's core function on a reduced budget and assert
@@ -9,23 +9,21 @@ their numbers are in docs/science.md.
 from __future__ import annotations
 
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-sys.path.insert(0, str(EXAMPLES))
-
-import _common  # noqa: E402
-import adding_problem  # noqa: E402
-import continual_reber  # noqa: E402
-import greff_variants  # noqa: E402
-import reber  # noqa: E402
-import timing  # noqa: E402
-import timing_sweep  # noqa: E402
+from gated.recipes import _science as _common
+from gated.recipes import (
+    adding_problem,
+    continual_reber,
+    greff_variants,
+    reber,
+    timing,
+    timing_sweep,
+)
 
 JSB = Path(__file__).resolve().parents[2] / "shared/data/jsb_chorales/jsb-chorales-quarter.json"
 
@@ -135,7 +133,7 @@ def test_spike_train():
 
 
 def test_timing_sweep_networks_equal_gated_lstm_with_copied_weights():
-    """The hand-written, network-vectorised LSTM of timing_sweep.py computes what
+    """The hand-written, network-vectorised LSTM of the timing-sweep recipe computes what
     `LSTM(variant="peephole"/"keras") -> Dense(1)` computes with the same weights."""
     from gated.layers import LSTM, Dense
     from gated.models import Sequential
@@ -216,7 +214,7 @@ def test_timing_both_lstms_learn_exact_50_step_spikes():
 @pytest.mark.slow
 @pytest.mark.skipif(not JSB.exists(), reason=f"JSB chorales not found at {JSB}")
 def test_greff_variants_train_on_jsb():
-    results = greff_variants.run(JSB, ["keras", "nfg"], epochs=10, verbose=False)
+    results = greff_variants.run_experiment(JSB, ["keras", "nfg"], epochs=10, verbose=False)
     baseline = greff_variants.marginal_baseline(greff_variants.load_rolls(JSB))
     for variant, r in results.items():
         assert np.isfinite(r["test"][0]), variant

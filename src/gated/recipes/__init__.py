@@ -2,7 +2,7 @@
 
 Every module of this package whose name does not start with `_` is a recipe. Its name on the
 command line is the module name with `-` for `_` (`forecast_ett.py` -> `gated example
-forecast-ett`), its one-line description is the first line of its docstring, and the rest of
+forecast-ett`), its description is the first paragraph of its docstring, and the rest of
 the docstring says what it does and the numbers it reached (with the command and the machine).
 Listing the recipes reads the docstrings without importing the modules.
 
@@ -64,7 +64,7 @@ def available() -> dict[str, str]:
     for name, module in sorted(_modules().items()):
         source = files[module].read_text(encoding="utf-8")
         doc = ast.get_docstring(ast.parse(source)) or ""
-        out[name] = doc.strip().splitlines()[0] if doc.strip() else ""
+        out[name] = " ".join(doc.strip().split("\n\n")[0].split())
     return out
 
 

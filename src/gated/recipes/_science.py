@@ -1,23 +1,11 @@
-"""Shared helpers of the science examples: the (embedded) Reber grammar, seeding, verdicts.
-
-The examples import this module as `_common` (run them as `python examples/<name>.py`, which
-puts `examples/` on `sys.path`). When `gated` is not installed, the repository's `src/` is used.
-"""
+"""Shared helpers of the science recipes: the (embedded) Reber grammar, seeding, verdicts."""
 
 from __future__ import annotations
 
 import random
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-try:  # a fresh clone without `pip install -e .`: use the repository's sources
-    import gated  # noqa: F401
-except ImportError:  # pragma: no cover - depends on the environment
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
 import torch
 
 import gated.layers  # noqa: F401,E402  (import order: gated.layers before gated.cells)

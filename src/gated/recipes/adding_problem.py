@@ -19,7 +19,7 @@ Criterion: LSTM test MSE < 0.01, the "1997" cell test MSE < 0.01, SimpleRNN test
 
 Command (2-core shared CPU, torch 2.13, 1 thread):
 
-    python examples/adding_problem.py --steps 3000 --seed 0
+    gated example adding-problem --steps 3000 --seed 0
 
 Numbers reached (seed 0), 150 s wall in all; trivial baseline on the test set 0.1677:
     LSTM ("keras") test MSE 0.0014 (2,100 updates, 45 s); LSTM ("1997") 0.0021 (500
@@ -32,11 +32,11 @@ import argparse
 
 import numpy as np
 import torch
-from _common import Timer, setup, verdict
 
 from gated.layers import LSTM, Dense, SimpleRNN
 from gated.models import Sequential
 from gated.optimizers import Adam
+from gated.recipes._science import Timer, setup, verdict
 
 CELLS = {"keras": "LSTM (keras)", "1997": "LSTM (1997)", "simple": "SimpleRNN"}
 
@@ -96,8 +96,8 @@ def train(cell: str = "keras", steps: int = 3000, seq_len: int = 200, units: int
             "seconds": timer.seconds}
 
 
-def main(argv: list[str] | None = None) -> bool:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The recipe's own options (`--quick`: at most 2,000 updates)."""
     parser.add_argument("--steps", type=int, default=3000, help="max updates per network")
     parser.add_argument("--length", type=int, default=200, help="sequence length T")
     parser.add_argument("--units", type=int, default=32)
@@ -105,10 +105,11 @@ def main(argv: list[str] | None = None) -> bool:
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--input-gate-bias", type=float, default=-3.0,
                         help="initial input-gate bias of the 1997 cell")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--engine", default="auto", help="recurrence engine (gated.engine)")
-    parser.add_argument("--quick", action="store_true", help="reduced budget (2,000 updates)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Trains the three cells; returns their test MSE and the verdict."""
     steps = min(args.steps, 2000) if args.quick else args.steps
     results = {}
     for cell in CELLS:
@@ -122,8 +123,4 @@ def main(argv: list[str] | None = None) -> bool:
     passed = mse["keras"] < 0.01 and mse["1997"] < 0.01 and mse["simple"] > 0.1
     verdict(passed, f"T={args.length}: LSTM test MSE < 0.01 ({mse['keras']:.4f}), 1997 cell "
                     f"< 0.01 ({mse['1997']:.4f}), SimpleRNN > 0.1 ({mse['simple']:.4f})")
-    return passed
-
-
-if __name__ == "__main__":
-    raise SystemExit(0 if main() else 1)
+    return {"passed": passed, "results": results}

@@ -33,7 +33,7 @@ trained at, does not break down within 2,000 strings (see docs/science.md).
 
 Command (2-core shared CPU, torch 2.13, 1 thread):
 
-    python examples/continual_reber.py --steps 2000 --seed 0 --engine fused
+    gated example continual-reber --steps 2000 --seed 0 --engine fused
 
 Numbers reached (seed 0, run with `--engine fused`), 144 s wall in all:
     fresh streams: forget-gate LSTM 95% of 20 streams error-free over 2,000 strings (min
@@ -51,7 +51,11 @@ import random
 
 import numpy as np
 import torch
-from _common import (
+
+from gated.layers import LSTM, Dense
+from gated.models import Sequential
+from gated.optimizers import Adam
+from gated.recipes._science import (
     NUM_SYMBOLS,
     SYMBOL_INDEX,
     Timer,
@@ -61,10 +65,6 @@ from _common import (
     step_correct,
     verdict,
 )
-
-from gated.layers import LSTM, Dense
-from gated.models import Sequential
-from gated.optimizers import Adam
 
 THRESHOLD = 0.25
 CELLS = {"keras": "LSTM with forget gate", "1997": "LSTM 1997 (no forget gate)"}
@@ -198,19 +198,19 @@ def describe(r: dict, strings: int) -> str:
             f"{r['steps_right']:.2%}; max |c| {r['max_cell']:.0f}")
 
 
-def main(argv: list[str] | None = None) -> bool:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The recipe's own options (`--quick`: 1,000 updates, 1,000 test strings)."""
     parser.add_argument("--steps", type=int, default=2000, help="training chunks (updates)")
     parser.add_argument("--chunk", type=int, default=50, help="truncated-BPTT length")
     parser.add_argument("--batch-size", type=int, default=32, help="parallel streams")
     parser.add_argument("--units", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--test-strings", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--engine", default="auto", help="recurrence engine (gated.engine)")
-    parser.add_argument("--quick", action="store_true",
-                        help="reduced budget (1,000 updates, 1,000 test strings)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Trains both cells on continual streams; returns the stream statistics and the verdict."""
     steps = min(args.steps, 1000) if args.quick else args.steps
     test_strings = min(args.test_strings, 1000) if args.quick else args.test_strings
     results = {}
@@ -230,8 +230,4 @@ def main(argv: list[str] | None = None) -> bool:
                     f"{test_strings} strings in >= 90% of streams ({keras['perfect']:.0%}); "
                     f"1997 cell median strings before the first error < {test_strings // 2} "
                     f"({old['median']:.0f})")
-    return passed
-
-
-if __name__ == "__main__":
-    raise SystemExit(0 if main() else 1)
+    return {"passed": passed, "results": results}

@@ -20,10 +20,9 @@ NIG and FGR perform about as well as vanilla.
 
 Command (2-core shared CPU, torch 2.13, 1 thread):
 
-    python examples/greff_variants.py --data ../shared/data/jsb_chorales/jsb-chorales-quarter.json \
-        --seeds 3 --engine fused
+    gated example greff-variants --data ../shared/data --seeds 3 --engine fused
 
-(`--write-docs` puts the table into docs/science.md between its GREFF markers.)
+(`--write-docs docs/science.md` puts the table into that file between its GREFF markers.)
 
 Numbers reached (64 units, 60 epochs, seeds 0-2, `--seeds 3 --engine fused`), 656 s wall;
 test NLL in nats per frame, mean over seeds (memory-less baseline 11.093):
@@ -40,16 +39,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import Timer, setup, verdict
 
 from gated.layers import LSTM, Dense
 from gated.models import Sequential
 from gated.optimizers import Adam
+from gated.recipes._science import Timer, setup, verdict
 
 KEYS = 88
 LOWEST_PITCH = 21
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/jsb_chorales" \
-    / "jsb-chorales-quarter.json"
+DATA_FILE = "jsb-chorales-quarter.json"
 
 #: (variant, label as in Greff et al. 2017)
 VARIANTS = [
@@ -220,7 +218,7 @@ def write_docs(text: str, docs: Path) -> None:
     docs.write_text(f"{head}{start}\n{text}\n{end}{tail}", encoding="utf-8")
 
 
-def run(data: str | Path, variants: list[str] | None = None, units: int = 64,
+def run_experiment(data: str | Path, variants: list[str] | None = None, units: int = 64,
         epochs: int = 60, batch_size: int = 16, learning_rate: float = 1e-2,
         seeds: tuple[int, ...] = (0,), verbose: bool = True, engine: str = "auto") -> dict:
     """Train every variant with every seed; returns `{variant: {"test": [...], ...}}`."""
@@ -243,43 +241,39 @@ def run(data: str | Path, variants: list[str] | None = None, units: int = 64,
     return results
 
 
-def main(argv: list[str] | None = None) -> bool:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=str(DEFAULT_DATA),
-                        help="jsb-chorales-quarter.json (or the folder holding it)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The recipe's own options (`--quick`: at most 10 epochs; `--seed` is the first seed)."""
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--units", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument("--seeds", type=int, default=1, help="number of seeds per variant")
     parser.add_argument("--variants", nargs="*", default=None,
                         help="subset of variants (default: all ten)")
     parser.add_argument("--engine", default="auto", help="recurrence engine (gated.engine)")
-    parser.add_argument("--quick", action="store_true", help="reduced budget (10 epochs)")
-    parser.add_argument("--write-docs", action="store_true",
-                        help="write the table into docs/science.md")
-    args = parser.parse_args(argv)
-    if not Path(args.data).exists():
-        parser.error(f"--data {args.data} does not exist")
+    parser.add_argument("--write-docs", metavar="FILE", default=None,
+                        help="write the table between the markers of FILE (docs/science.md)")
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Trains every variant on JSB chorales; returns the test NLLs and the verdict."""
+    from gated.recipes import data_dir
+
+    data = data_dir(args, "jsb_chorales", DATA_FILE) / DATA_FILE
     epochs = min(args.epochs, 10) if args.quick else args.epochs
     seeds = list(range(args.seed, args.seed + args.seeds))
-    results = run(args.data, args.variants, args.units, epochs, args.batch_size, args.lr,
-                  tuple(seeds), engine=args.engine)
+    results = run_experiment(data, args.variants, args.units, epochs, args.batch_size, args.lr,
+                             tuple(seeds), verbose=bool(args.verbose), engine=args.engine)
     text = table(results, seeds)
     print(text)
     if args.write_docs:
-        write_docs(text, Path(__file__).resolve().parents[1] / "docs" / "science.md")
+        write_docs(text, Path(args.write_docs))
     nll = {v: float(np.mean(r["test"])) for v, r in results.items()}
-    baseline = marginal_baseline(load_rolls(args.data))
+    baseline = marginal_baseline(load_rolls(data))
     print(f"memory-less baseline (each key on with its training frequency): {baseline:.3f}")
     passed = all(np.isfinite(v) and v < baseline for v in nll.values())
     order = sorted(nll, key=nll.get)
     verdict(passed, f"every variant trains to a test NLL below the memory-less baseline "
                     f"{baseline:.2f} (worst: {order[-1]} {nll[order[-1]]:.3f}); ranking best to "
                     f"worst: {', '.join(order)} (paper: NFG and NOAF hurt most)")
-    return passed
-
-
-if __name__ == "__main__":
-    raise SystemExit(0 if main() else 1)
+    return {"passed": passed, "baseline": baseline, "test_nll": nll, "results": results}

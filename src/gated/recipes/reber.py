@@ -25,7 +25,7 @@ itself notes that the embedded Reber grammar's time lags are short).
 
 Command (2-core shared CPU, torch 2.13, 1 thread), about 1 minute:
 
-    python examples/reber.py --steps 3000 --seed 0
+    gated example reber --steps 3000 --seed 0
 
 Numbers reached (seed 0), 67 s wall in all:
     truncated gradient: LSTM 100.0% of test strings fully right (top-k 100.0%) after 1,000
@@ -41,7 +41,11 @@ import random
 
 import numpy as np
 import torch
-from _common import (
+
+from gated.layers import LSTM, Dense, SimpleRNN
+from gated.models import Sequential
+from gated.optimizers import Adam
+from gated.recipes._science import (
     NUM_SYMBOLS,
     SYMBOL_INDEX,
     Timer,
@@ -53,10 +57,6 @@ from _common import (
     step_correct_topk,
     verdict,
 )
-
-from gated.layers import LSTM, Dense, SimpleRNN
-from gated.models import Sequential
-from gated.optimizers import Adam
 
 THRESHOLD = 0.25
 CELLS = {"keras": "LSTM", "simple": "SimpleRNN"}
@@ -171,18 +171,19 @@ def train(cell: str = "keras", gradient: str = "truncated", units: int = 16,
     return result
 
 
-def main(argv: list[str] | None = None) -> bool:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The recipe's own options (`--quick`: at most 1,500 updates)."""
     parser.add_argument("--steps", type=int, default=3000, help="max updates per network")
     parser.add_argument("--units", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gradient", choices=("both", "truncated", "full"), default="both",
                         help="learning algorithm(s) to run (the criterion uses 'truncated')")
     parser.add_argument("--engine", default="auto", help="recurrence engine (gated.engine)")
-    parser.add_argument("--quick", action="store_true", help="reduced budget (1,500 updates)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Trains both cells with each learning algorithm; returns the scores and the verdict."""
     steps = min(args.steps, 1500) if args.quick else args.steps
     gradients = ("truncated", "full") if args.gradient == "both" else (args.gradient,)
     results = {}
@@ -199,8 +200,5 @@ def main(argv: list[str] | None = None) -> bool:
     passed = lstm >= 0.99 and simple < 0.99
     verdict(passed, f"({gradient} gradient) LSTM >= 99% of test strings fully right "
                     f"({lstm:.1%}), SimpleRNN < 99% ({simple:.1%})")
-    return passed
-
-
-if __name__ == "__main__":
-    raise SystemExit(0 if main() else 1)
+    return {"passed": passed, "results": {f"{cell}/{grad}": r
+                                          for (cell, grad), r in results.items()}}

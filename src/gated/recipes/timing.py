@@ -23,7 +23,7 @@ counted as well.
 
 Command (2-core shared CPU, torch 2.13, 1 thread):
 
-    python examples/timing.py --interval 50 --seeds 5
+    gated example timing --interval 50 --seeds 5
 
 Numbers reached (N = 50, seeds 0-4, 6,000 updates each), 204 s wall in all:
     peephole: exact spikes 100%, 53%, 7%, 100%, 100% (mean 72%), 2/5 perfect runs;
@@ -41,11 +41,11 @@ import argparse
 
 import numpy as np
 import torch
-from _common import Timer, setup, verdict
 
 from gated.layers import LSTM, Dense
 from gated.models import Sequential
 from gated.optimizers import Adam, CosineDecay
+from gated.recipes._science import Timer, setup, verdict
 
 VARIANTS = {"peephole": "LSTM with peepholes", "keras": "LSTM without peepholes"}
 
@@ -115,9 +115,9 @@ def train(variant: str = "peephole", interval: int = 50, units: int = 8, steps: 
     return result
 
 
-def run(interval: int, seeds: list[int], units: int = 8, steps: int = 6000, periods: int = 10,
-        learning_rate: float = 3e-3, verbose: bool = True,
-        engine: str = "auto") -> dict[str, list[dict]]:
+def run_experiment(interval: int, seeds: list[int], units: int = 8, steps: int = 6000,
+                   periods: int = 10, learning_rate: float = 3e-3, verbose: bool = True,
+                   engine: str = "auto") -> dict[str, list[dict]]:
     results: dict[str, list[dict]] = {v: [] for v in VARIANTS}
     for seed in seeds:
         for variant in VARIANTS:
@@ -141,23 +141,23 @@ def summary(results: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
             for v, rs in results.items()}
 
 
-def main(argv: list[str] | None = None) -> bool:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The recipe's own options (`--quick`: 3 seeds, 3,000 updates; `--seed` is the first seed)."""
     parser.add_argument("--interval", type=int, default=50, help="N: steps between spikes")
     parser.add_argument("--steps", type=int, default=6000, help="updates per network")
     parser.add_argument("--units", type=int, default=8)
     parser.add_argument("--periods", type=int, default=10, help="spikes per training sequence")
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds")
     parser.add_argument("--engine", default="auto", help="recurrence engine (gated.engine)")
-    parser.add_argument("--quick", action="store_true",
-                        help="reduced budget (3 seeds, 3,000 updates)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Trains both variants over the seeds; returns the spike-timing summary and the verdict."""
     n_seeds = min(args.seeds, 3) if args.quick else args.seeds
     steps = min(args.steps, 3000) if args.quick else args.steps
     seeds = list(range(args.seed, args.seed + n_seeds))
-    results = run(args.interval, seeds, args.units, steps, args.periods, args.lr,
+    results = run_experiment(args.interval, seeds, args.units, steps, args.periods, args.lr,
                   engine=args.engine)
     s = summary(results)
     for v, label in VARIANTS.items():
@@ -170,8 +170,4 @@ def main(argv: list[str] | None = None) -> bool:
                     f"({peep['exact']:.0%} vs {plain['exact']:.0%}), timing error lower "
                     f"({peep['error']:.2f} vs {plain['error']:.2f} steps); all 30 exact: "
                     f"{peep['successes']}/{peep['runs']} vs {plain['successes']}/{plain['runs']}")
-    return passed
-
-
-if __name__ == "__main__":
-    raise SystemExit(0 if main() else 1)
+    return {"passed": passed, "summary": s}

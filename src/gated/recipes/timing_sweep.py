@@ -21,13 +21,13 @@ Commands and numbers (2-core shared CPU, torch 2.13, 1 thread; the first two fro
 exploratory version of this script, whose different float rounding moves per-seed results;
 all runs in docs/science.md, section 4b):
 
-    python examples/timing_sweep.py --interval 20 --seeds 8 --steps 3000 --gradient full
+    gated example timing-sweep --interval 20 --seeds 8 --steps 3000 --gradient full
         peephole 7/8 runs with all 30 spikes exact (mean 96%); no peephole 8/8 (100%); 350 s
-    python examples/timing_sweep.py --interval 20 --seeds 8 --steps 3000 --gradient truncated
+    gated example timing-sweep --interval 20 --seeds 8 --steps 3000 --gradient truncated
         peephole 0/8 (mean 6%); no peephole 0/8 (15%); 350 s
-    python examples/timing_sweep.py --interval 50 --seeds 8 --steps 4000
+    gated example timing-sweep --interval 50 --seeds 8 --steps 4000
         peephole 1/8 (mean 74%); no peephole 4/8 (86%); 904 s
-    python examples/timing_sweep.py --interval 20 --seeds 8 --steps 3000 --units 2
+    gated example timing-sweep --interval 20 --seeds 8 --steps 3000 --units 2
         peephole 0/8 (mean 15%); no peephole 0/8 (10%); 171 s (this script as committed)
 """
 
@@ -38,8 +38,9 @@ import math
 
 import numpy as np
 import torch
-from _common import Timer, verdict
-from timing import spike_train, timing_scores
+
+from gated.recipes._science import Timer, verdict
+from gated.recipes.timing import spike_train, timing_scores
 
 
 class Networks:
@@ -97,7 +98,7 @@ def adam_step(params: list, moments: list, step: int, lr: float) -> None:
             q -= lr * m_hat / (v_hat.sqrt() + 1e-7)
 
 
-def run(interval: int = 20, seeds: int = 8, units: int = 8, steps: int = 3000,
+def run_experiment(interval: int = 20, seeds: int = 8, units: int = 8, steps: int = 3000,
         periods: int = 10, learning_rate: float = 3e-3, gradient: str = "full",
         init_seed: int = 1234, verbose: bool = True) -> dict[str, list[dict]]:
     if gradient not in ("full", "truncated"):
@@ -127,8 +128,8 @@ def run(interval: int = 20, seeds: int = 8, units: int = 8, steps: int = 3000,
     return {"peephole": scores[:seeds], "keras": scores[seeds:], "seconds": timer.seconds}
 
 
-def main(argv: list[str] | None = None) -> bool:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The recipe's own options (`--quick` caps the updates at 1,000)."""
     parser.add_argument("--interval", type=int, default=20, help="N: steps between spikes")
     parser.add_argument("--seeds", type=int, default=8, help="networks per variant")
     parser.add_argument("--units", type=int, default=8)
@@ -139,10 +140,14 @@ def main(argv: list[str] | None = None) -> bool:
     parser.add_argument("--init-seed", type=int, default=1234,
                         help="seed of the initial weights (network k of a run gets the k-th "
                              "draw)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Trains the networks of both variants at once; returns their scores and the verdict."""
     torch.set_num_threads(1)
-    r = run(args.interval, args.seeds, args.units, args.steps, args.periods, args.lr,
-            args.gradient, args.init_seed)
+    steps = min(args.steps, 1000) if args.quick else args.steps
+    r = run_experiment(args.interval, args.seeds, args.units, steps, args.periods, args.lr,
+                       args.gradient, args.init_seed)
     for variant, label in (("peephole", "peephole"), ("keras", "no peephole")):
         exact = [s["exact"] for s in r[variant]]
         wins = sum(s["success"] for s in r[variant])
@@ -154,8 +159,4 @@ def main(argv: list[str] | None = None) -> bool:
     verdict(peep >= plain + 0.10, f"N={args.interval}, {args.gradient} gradient: peephole mean "
                                   f"exact spikes {peep:.0%} >= no peephole {plain:.0%} + 10 "
                                   f"points ({r['seconds']:.0f}s)")
-    return bool(peep >= plain + 0.10)
-
-
-if __name__ == "__main__":
-    raise SystemExit(0 if main() else 1)
+    return {"passed": bool(peep >= plain + 0.10), "results": r}
