@@ -145,8 +145,9 @@ def evaluate(model: Sequential, data: tuple) -> float:
 
 def train(variant: str, rolls: dict, units: int = 64, epochs: int = 60, batch_size: int = 16,
           learning_rate: float = 1e-2, seed: int = 0, verbose: bool = True,
-          engine: str = "auto") -> dict:
-    """Train one variant; returns the test NLL at the epoch of best validation NLL."""
+          engine: str = "auto", return_model: bool = False) -> dict:
+    """Train one variant; returns the test NLL at the epoch of best validation NLL (and, with
+    `return_model`, the model holding that epoch's weights as `"model"`)."""
     setup(seed)
     rng = random.Random(seed)
     model = build_model(variant, units, engine)
@@ -173,6 +174,8 @@ def train(variant: str, rolls: dict, units: int = 64, epochs: int = 60, batch_si
             val = evaluate(model, valid)
             if val < best["valid"]:
                 best = {"valid": val, "test": evaluate(model, test), "epoch": epoch}
+                if return_model:
+                    best_state = {k: v.clone() for k, v in model.state_dict().items()}
             if verbose and (epoch % 10 == 0 or epoch == epochs):
                 print(f"  {variant:>6} seed {seed} epoch {epoch:3d}  train {total / frames:.3f}"
                       f"  valid {val:.3f}  (best valid {best['valid']:.3f} at epoch "
@@ -180,6 +183,9 @@ def train(variant: str, rolls: dict, units: int = 64, epochs: int = 60, batch_si
                       flush=True)
     best["seconds"] = timer.seconds
     best["parameters"] = sum(p.numel() for p in model.parameters())
+    if return_model:
+        model.load_state_dict(best_state)
+        best["model"] = model
     return best
 
 
