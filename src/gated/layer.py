@@ -25,7 +25,10 @@ import torch
 from torch import nn
 
 from gated._checks import check_positive_int, check_rate, to_snake_case  # noqa: F401
+from gated.keras_tensor import KerasTensor, Node, format_shape, map_structure  # noqa: F401
+from gated.keras_tensor import flatten as _flatten
 from gated.serialization import register_builtin
+from gated.variable import Variable
 
 _NAME_COUNTS: dict[str, int] = defaultdict(int)
 
@@ -62,55 +65,6 @@ def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).replace("torch.", "")
 
 
-def format_shape(shape: Any) -> str:
-    if shape is None:
-        return "None"
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
-        ",)" if len(shape) == 1 else ")"
-    )
-
-
-class Node:
-    """One recorded layer call of the functional API: the layer, its inputs, its kwargs."""
-
-    def __init__(self, layer: Any, inputs: Any, call_kwargs: dict | None = None) -> None:
-        self.layer = layer
-        self.inputs = inputs
-        self.call_kwargs = call_kwargs or {}
-
-
-class KerasTensor:
-    """A symbolic tensor: a shape and dtype, plus the layer call (`node`) that produced it.
-
-    `gated.layers.Input(shape=...)` returns one; calling a layer on it records the call so that
-    `gated.models.Model(inputs, outputs)` can replay the graph on real tensors.
-    """
-
-    def __init__(self, shape: tuple, dtype: Any = None, node: Node | None = None,
-                 index: int = 0, name: str | None = None) -> None:
-        self.shape = tuple(shape)
-        self.dtype = dtype or torch.get_default_dtype()
-        self.node = node
-        self.index = index
-        self.name = name
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def __repr__(self) -> str:
-        return f"<KerasTensor shape={format_shape(self.shape)}, name={self.name}>"
-
-
-def _flatten(x) -> list:
-    if isinstance(x, (list, tuple)):
-        out = []
-        for item in x:
-            out.extend(_flatten(item))
-        return out
-    return [x]
-
-
 class Layer(nn.Module):
     """Base class of every gated layer.
 
@@ -130,19 +84,25 @@ class Layer(nn.Module):
     """
 
     supports_masking = False
+    #: Whether integer inputs are cast to the layer's float dtype first (Keras' float layers).
+    casts_integer_inputs = False
     input_ndim: int | None = None
     min_ndim: int | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Keras semantics: calling `layer.build(shape)` yourself also marks the layer built.
         super().__init_subclass__(**kwargs)
-        if cls.__module__.startswith("gated."):
+        cls._builtin = cls.__module__.startswith("gated.")
+        if cls._builtin:
             register_builtin(cls)  # gated's own classes are found by name when loading
+        # Keras' `call` is torch's `forward`: a class that defines `call` runs it.
+        cls._forward_is_call = "call" in cls.__dict__ and "forward" not in cls.__dict__
+        if cls._forward_is_call:
+            cls.forward = cls.__dict__["call"]
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_marks_built", False):
             def wrapped(self, input_shape=None, _build=build):
-                if input_shape is not None and not isinstance(input_shape, tuple):
-                    input_shape = tuple(input_shape)
+                input_shape = _normalize_shape(input_shape)
                 _build(self, input_shape)
                 self.built = True
                 if input_shape is not None:
@@ -155,6 +115,7 @@ class Layer(nn.Module):
     def __init__(self, name: str | None = None, trainable: bool = True, dtype: Any = None,
                  input_shape: Any = None, batch_input_shape: Any = None,
                  batch_size: int | None = None, input_dim: int | None = None,
+                 activity_regularizer: Any = None, autocast: bool = True,
                  **kwargs: Any) -> None:
         if kwargs:
             raise TypeError(
@@ -177,6 +138,10 @@ class Layer(nn.Module):
         else:
             self._batch_input_shape = None
         self._trainable = bool(trainable)
+        self.activity_regularizer = _get_regularizer(activity_regularizer)
+        self.autocast = bool(autocast)
+        self._losses: list[torch.Tensor] = []
+        self._inbound_nodes: list[Node] = []
         sig = inspect.signature(self.forward).parameters
         self._call_takes_mask = "mask" in sig
         self._call_takes_training = "training" in sig
@@ -221,16 +186,90 @@ class Layer(nn.Module):
         return self.compute_output_shape(self._build_input_shape)
 
     # ------------------------------------------------------------------ building
-    def add_weight(self, name: str, shape: tuple, initializer: Any = "zeros",
-                   trainable: bool = True) -> nn.Parameter:
-        """Create, initialise and register a parameter (Keras' `add_weight`)."""
+    def add_weight(self, shape: Any = None, initializer: Any = None, dtype: Any = None,
+                   trainable: bool = True, autocast: bool = True, regularizer: Any = None,
+                   constraint: Any = None, aggregation: str = "none",
+                   overwrite_with_gradient: bool = False, name: str | None = None,
+                   **kwargs: Any) -> Variable:
+        """Create, initialise and register a weight (Keras 3's `add_weight`).
+
+        Args:
+            shape: The weight's shape (default `()`, a scalar).
+            initializer: Keras initializer name or object; default `'glorot_uniform'` for
+                float weights, `'zeros'` otherwise (as Keras).
+            dtype: The weight's dtype (default: the layer's).
+            trainable: Whether `fit` updates it.
+            regularizer: Callable `f(weight) -> scalar`, added to `layer.losses`.
+            constraint: Callable `f(weight) -> weight`, applied after each optimizer step.
+            name: Keras name (default `'variable'`); also the torch parameter name unless the
+                weight is assigned to an attribute (`self.w = self.add_weight(...)`), whose
+                name is then used.
+            autocast, aggregation, overwrite_with_gradient: accepted for Keras compatibility.
+
+        Returns:
+            The `gated.Variable` (a `torch.nn.Parameter`), registered on the layer.
+
+        Example:
+            >>> self.w = self.add_weight(shape=(input_shape[-1], self.units),
+            ...                          initializer="random_normal", trainable=True)
+        """
         from gated import initializers
 
-        tensor = torch.empty(*shape, dtype=self._dtype)
-        initializers.get(initializer)(tensor)
-        param = nn.Parameter(tensor, requires_grad=trainable and self._trainable)
-        self.register_parameter(name, param)
+        if isinstance(shape, str):  # gated's (and Keras 2's) add_weight(name, shape, init, ...)
+            name, shape, initializer, dtype = shape, initializer, dtype, None
+        if "getter" in kwargs or "use_resource" in kwargs or "synchronization" in kwargs:
+            kwargs = {k: v for k, v in kwargs.items()
+                      if k not in ("getter", "use_resource", "synchronization")}
+        if kwargs:
+            raise TypeError(f"add_weight() of layer '{self.name}' got unexpected keyword "
+                            f"arguments {sorted(kwargs)}.")
+        shape = () if shape is None else tuple(int(d) for d in (
+            (shape,) if isinstance(shape, (int, np.integer)) else shape))
+        if any(d < 0 for d in shape):
+            raise ValueError(f"add_weight() of layer '{self.name}': `shape` must hold sizes "
+                             f">= 0, received shape={shape}.")
+        torch_dtype = self._dtype if dtype is None else resolve_dtype(dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if torch_dtype.is_floating_point else "zeros"
+        tensor = torch.empty(shape, dtype=torch_dtype)
+        init = initializers.get(initializer)
+        if not isinstance(init, initializers.Initializer) and _takes_shape(init):
+            # A Keras-style initializer: `f(shape, dtype=None)` returns the values.
+            values = init(shape, dtype=dtype_name(torch_dtype))
+            tensor = torch.as_tensor(np.asarray(values) if not isinstance(values, torch.Tensor)
+                                     else values.detach(), dtype=torch_dtype).clone()
+        else:
+            with torch.no_grad():
+                init(tensor)
+        key = self._free_parameter_name(name or "variable")
+        param = Variable(tensor, bool(trainable) and self._trainable and
+                         torch_dtype.is_floating_point, name=name or "variable",
+                         path=f"{self.name}/{name or 'variable'}",
+                         regularizer=_get_regularizer(regularizer), constraint=constraint)
+        self.register_parameter(key, param)
         return param
+
+    def _free_parameter_name(self, name: str) -> str:
+        key, k = name, 0
+        while key in self._parameters or (key not in self._parameters and hasattr(self, key)):
+            k += 1
+            key = f"{name}_{k}"
+        return key
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        params = self.__dict__.get("_parameters")
+        if isinstance(value, nn.Parameter) and params is not None and name not in params:
+            # `self.w = self.add_weight(...)`: keep one registration, under the attribute name.
+            old = next((k for k, p in params.items() if p is value), None)
+            if old is not None:
+                items = [(name if k == old else k, p) for k, p in params.items()]
+                params.clear()
+                params.update(items)
+        elif self.__dict__.get("_modules") is not None and _holds_modules(value):
+            # Keras tracks layers held in lists and dicts; torch needs a container for them.
+            value = nn.ModuleList(value) if isinstance(value, (list, tuple)) \
+                else nn.ModuleDict(value)
+        super().__setattr__(name, value)
 
     def build(self, input_shape: tuple) -> None:
         """Create the weights for inputs of `input_shape` (batch axis included)."""
@@ -238,14 +277,15 @@ class Layer(nn.Module):
     def _maybe_build(self, input_shape: tuple) -> None:
         if self.built:
             return
-        input_shape = tuple(input_shape)
-        self._check_rank(input_shape)
+        input_shape = _normalize_shape(input_shape)
+        if isinstance(input_shape, tuple):
+            self._check_rank(input_shape)
         self.build(input_shape)
         self._build_input_shape = input_shape
         self.built = True
 
     def compute_output_shape(self, input_shape: tuple) -> Any:
-        return tuple(input_shape)
+        return _normalize_shape(input_shape)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         return mask if self.supports_masking else None
@@ -291,17 +331,41 @@ class Layer(nn.Module):
             return torch.as_tensor(arr, dtype=self._dtype)
         return torch.as_tensor(arr)
 
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        """Keras' name for the computation (`forward` in torch): either may be defined."""
+        for klass in type(self).__mro__:
+            if not (isinstance(klass, type) and issubclass(klass, Layer)):
+                break
+            forward = klass.__dict__.get("forward")
+            if forward is not None and not klass.__dict__.get("_forward_is_call", False):
+                return forward(self, *args, **kwargs)
+        raise NotImplementedError(
+            f"Layer '{self.name}' ({type(self).__name__}) does not define `call(inputs)` "
+            "(or torch's `forward`)."
+        )
+
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         inputs = self._to_tensor(inputs)
-        if any(isinstance(t, KerasTensor) for t in _flatten(inputs)):
-            return self._symbolic_call(inputs, *args, **kwargs)
+        if any(isinstance(t, KerasTensor) for t in _flatten(inputs) + _flatten(
+                list(kwargs.values()))):
+            from gated._symbolic import symbolic_call
+
+            return symbolic_call(self, inputs, *args, **kwargs)
         self._maybe_build(self._shape_of(inputs))
         first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        if self.casts_integer_inputs and isinstance(first, torch.Tensor) \
+                and not first.dtype.is_floating_point:
+            # Keras casts integer inputs of float layers (Dense, recurrent) to the layer dtype.
+            mask_in = getattr(first, "_keras_mask", None)
+            first = first.to(self._dtype)
+            if mask_in is not None:
+                first._keras_mask = mask_in
+            inputs = [first, *inputs[1:]] if isinstance(inputs, (list, tuple)) else first
         if isinstance(first, torch.Tensor):
             self._check_input(tuple(first.shape))
         mask = kwargs.pop("mask", None)
-        if mask is None and isinstance(first, torch.Tensor):
-            mask = getattr(first, "_keras_mask", None)
+        if mask is None:
+            mask = self._incoming_mask(inputs)
         if self._call_takes_mask:
             kwargs["mask"] = mask
         if self._call_takes_training:
@@ -310,35 +374,98 @@ class Layer(nn.Module):
                 kwargs["training"] = self.training
         else:
             kwargs.pop("training", None)
-        outputs = super().__call__(inputs, *args, **kwargs)
-        out_mask = self.compute_mask(inputs, mask)
-        if out_mask is not None:
-            target = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-            if isinstance(target, torch.Tensor):
-                target._keras_mask = out_mask
+        if _CALL_DEPTH[0] == 0:
+            self._clear_losses()  # Keras: losses are those of the latest outermost call
+        _CALL_DEPTH[0] += 1
+        try:
+            outputs = super().__call__(inputs, *args, **kwargs)
+        finally:
+            _CALL_DEPTH[0] -= 1
+        if self.activity_regularizer is not None:
+            for out in _flatten(outputs):
+                if isinstance(out, torch.Tensor):
+                    penalty = self.activity_regularizer(out)
+                    if out.ndim > 0:
+                        penalty = penalty / out.shape[0]
+                    self.add_loss(penalty)
+        self._set_output_masks(inputs, outputs, mask)
         return outputs
 
-    @staticmethod
-    def _shape_of(inputs: Any) -> tuple:
+    def _incoming_mask(self, inputs: Any) -> Any:
+        if isinstance(inputs, (list, tuple)) and not self._builtin:
+            masks = [getattr(t, "_keras_mask", None) for t in inputs]
+            return None if all(m is None for m in masks) else masks
+        first = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
+        return getattr(first, "_keras_mask", None) if isinstance(first, torch.Tensor) else None
+
+    def _set_output_masks(self, inputs: Any, outputs: Any, mask: Any) -> None:
+        """Keras' mask propagation: the i-th mask of `compute_mask` goes on the i-th output."""
+        flat = _flatten(outputs)
+        tensors = [t for t in flat if isinstance(t, torch.Tensor)]
+        if tensors and all(getattr(t, "_keras_mask", None) is not None for t in tensors):
+            return
+        out_mask = self.compute_mask(inputs, mask)
+        if out_mask is None:
+            return
+        for tensor, m in zip(flat, _flatten(out_mask), strict=False):
+            if isinstance(tensor, torch.Tensor) and m is not None \
+                    and getattr(tensor, "_keras_mask", None) is None:
+                tensor._keras_mask = m
+
+    def _shape_of(self, inputs: Any) -> Any:
+        if not self._builtin:  # Keras: build() sees the shapes of the whole first argument
+            return map_structure(lambda t: tuple(t.shape) if isinstance(t, torch.Tensor)
+                                 else None, inputs)
         if isinstance(inputs, (list, tuple)):
             return tuple(inputs[0].shape)
         return tuple(inputs.shape)
 
-    def _symbolic_call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        if args:
-            raise TypeError(
-                f"Layer '{self.name}': positional arguments after the inputs are not supported "
-                "in the functional API; pass them as keywords."
+    # ------------------------------------------------------------------ graph & losses
+    @property
+    def input(self) -> Any:
+        """The symbolic input of the layer's first call in a functional graph (Keras)."""
+        return self._node_attribute("inputs", "input")
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output of the layer's first call in a functional graph (Keras)."""
+        return self._node_attribute("outputs", "output")
+
+    def _node_attribute(self, attr: str, what: str) -> Any:
+        nodes = self.__dict__.get("_inbound_nodes") or []
+        if not nodes:
+            raise AttributeError(
+                f"Layer '{self.name}' has never been called on a symbolic input (`Input`) and "
+                f"thus has no defined {what}."
             )
-        first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
-        self._maybe_build(first.shape)
-        self._check_input(first.shape)
-        out_shape = self.compute_output_shape(first.shape)
-        node = Node(self, inputs, kwargs)
-        if isinstance(out_shape, list):
-            return [KerasTensor(s, self._dtype, node, index=i, name=self.name)
-                    for i, s in enumerate(out_shape)]
-        return KerasTensor(out_shape, self._dtype, node, name=self.name)
+        value = getattr(nodes[0], attr)
+        if isinstance(value, (list, tuple)) and len(value) == 1:
+            return value[0]
+        return value
+
+    def add_loss(self, loss: Any) -> None:
+        """Add a scalar loss (from `call`): `fit` adds it to the compiled loss (Keras)."""
+        for value in _flatten(loss):
+            if not isinstance(value, torch.Tensor):
+                raise ValueError(
+                    f"`add_loss()` of layer '{self.name}' expects tensors computed in "
+                    f"`call()`, received {type(value).__name__}: {value!r}."
+                )
+            self._losses.append(value)
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """The `add_loss` losses of the latest call and the weight regularization penalties,
+        of this layer and every layer inside it (Keras' `layer.losses`)."""
+        layers = [m for m in self.modules() if isinstance(m, Layer)]
+        out = [loss for m in layers for loss in m._losses]
+        out += [p for m in layers for p in m.regularization_losses()]
+        return out
+
+    def _clear_losses(self) -> None:
+        for m in self.modules():
+            if isinstance(m, Layer):
+                m._losses.clear()
 
     # ------------------------------------------------------------------ weights
     def get_weights(self) -> list[np.ndarray]:
@@ -377,8 +504,9 @@ class Layer(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def regularization_losses(self) -> list[torch.Tensor]:
-        """Penalties of the layer's regularizers (added to the loss by `fit`)."""
-        out = []
+        """Penalties of the layer's own regularizers (added to the loss by `fit`)."""
+        out = [p.regularizer(p) for p in self._parameters.values()
+               if isinstance(p, Variable) and p.regularizer is not None and p.requires_grad]
         for attr, weight_names in getattr(self, "_regularized", {}).items():
             reg = getattr(self, attr, None)
             if reg is None:
@@ -406,3 +534,39 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
+
+
+_CALL_DEPTH = [0]  # nesting of layer calls: losses are cleared at the outermost call
+
+
+def _normalize_shape(shape: Any) -> Any:
+    """A shape as a tuple, or shapes of several inputs as a list of tuples."""
+    if shape is None:
+        return None
+    if isinstance(shape, (list, tuple)) and any(isinstance(d, (list, tuple)) for d in shape):
+        return [_normalize_shape(d) for d in shape]
+    return tuple(shape)
+
+
+def _holds_modules(value: Any) -> bool:
+    if isinstance(value, (list, tuple)) and not isinstance(value, nn.Module):
+        return bool(value) and all(isinstance(v, nn.Module) for v in value)
+    if isinstance(value, dict):
+        return bool(value) and all(isinstance(k, str) and isinstance(v, nn.Module)
+                                   for k, v in value.items())
+    return False
+
+
+def _takes_shape(fn: Any) -> bool:
+    try:
+        return "shape" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _get_regularizer(identifier: Any) -> Any:
+    if identifier is None:
+        return None
+    from gated import regularizers
+
+    return regularizers.get(identifier)

@@ -35,6 +35,7 @@ class Dense(Layer):
 
     min_ndim = 2
     supports_masking = True
+    casts_integer_inputs = True
 
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
@@ -424,8 +425,10 @@ class InputLayer(Layer):
         super().__init__(name=name, dtype=dtype, batch_input_shape=batch_shape, **kwargs)
         self.built = True
         self._build_input_shape = tuple(batch_shape)
-        self.output = KerasTensor(self._build_input_shape, self.dtype, Node(self, []),
-                                  name=self.name)
+        node = Node(self, [])
+        node.outputs = [KerasTensor(self._build_input_shape, self.dtype, node,
+                                    name=self.name)]
+        self._inbound_nodes.append(node)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return inputs

@@ -149,6 +149,7 @@ class RNN(Layer):
 
     input_ndim = 3
     supports_masking = True
+    casts_integer_inputs = True
 
     def __init__(self, cell: Any, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,

@@ -20,6 +20,7 @@ import torch
 from gated._checks import to_snake_case
 from gated.layer import KerasTensor, Layer, unique_name
 from gated.models import data as data_utils
+from gated.models import trainer
 
 
 class Model(Layer):
@@ -30,6 +31,12 @@ class Model(Layer):
         outputs: For the functional API, the `KerasTensor`(s) computed from `inputs`.
         name: Model name (default `'functional'`, `'sequential'`, or the class name).
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Model:
+        model = super().__new__(cls)
+        # Keras' automatic config of subclassed models: the constructor's keyword arguments.
+        model.__dict__["_init_kwargs"] = None if args else dict(kwargs)
+        return model
 
     def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
                  **kwargs: Any) -> None:
@@ -43,6 +50,11 @@ class Model(Layer):
         self.stop_training = False
         self.history = None
         self._metrics: list = []
+        self._output_losses: list | None = None
+        self._loss_weights: list[float] | None = None
+        self._loss_tracker = None
+        self._compile_metrics = None
+        self._last_loss_parts: dict[str, torch.Tensor] = {}
         self._compile_config: dict | None = None
         self._graph = None
         if inputs is not None or outputs is not None:
@@ -60,9 +72,36 @@ class Model(Layer):
     # ------------------------------------------------------------------ structure
     @property
     def layers(self) -> list[Layer]:
+        """The model's layers; a functional model lists its `InputLayer`s first, as Keras."""
         if self._graph is not None:
-            return list(self._graph.layers)
-        return [m for m in self.children() if isinstance(m, Layer)]
+            return list(self._graph.all_layers)
+        return _tracked_layers(self)
+
+    @property
+    def inputs(self) -> list[KerasTensor] | None:
+        """The symbolic inputs of a functional model (a list), as Keras' `model.inputs`."""
+        return list(self._graph.inputs) if self._graph is not None else None
+
+    @property
+    def outputs(self) -> list[KerasTensor] | None:
+        """The symbolic outputs of a functional model (a list), as Keras' `model.outputs`."""
+        return list(self._graph.outputs) if self._graph is not None else None
+
+    @property
+    def input(self) -> Any:
+        """The symbolic input (a list when the model has several), as Keras' `model.input`."""
+        if self._graph is None:
+            return super().input
+        inputs = self._graph.inputs
+        return inputs[0] if len(inputs) == 1 else list(inputs)
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output (a list when the model has several), as Keras' `model.output`."""
+        if self._graph is None:
+            return super().output
+        return self._graph.outputs[0] if self._graph.single_output \
+            else list(self._graph.outputs)
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """Find a layer by name or by index in `layers`."""
@@ -89,6 +128,40 @@ class Model(Layer):
     def _check_input(self, shape: tuple) -> None:
         if self._graph is not None:
             self._graph.check_input_shape(0, shape)
+
+    def build(self, input_shape: Any = None) -> None:
+        """Create the weights of a subclassed model by calling it once on zeros of
+        `input_shape` (batch axis included, `None` for unknown sizes), as Keras does."""
+        if self._graph is not None:
+            return
+        if input_shape is None:
+            raise ValueError(f"Model '{self.name}'.build() needs `input_shape`, e.g. "
+                             "(None, 10, 3), or a list of shapes for several inputs.")
+        many = isinstance(input_shape, list) and input_shape and \
+            isinstance(input_shape[0], (list, tuple))
+        shapes = [tuple(s) for s in input_shape] if many else [tuple(input_shape)]
+        zeros = [torch.zeros([1 if d is None else int(d) for d in s], dtype=self.dtype)
+                 for s in shapes]
+        self.built = True  # so that the trial call below does not build again
+        was_training = self.training
+        self.train(False)
+        try:
+            with torch.no_grad():
+                self(zeros if many else zeros[0])
+        finally:
+            self.train(was_training)
+            self._clear_losses()
+
+    def _maybe_build(self, input_shape: Any) -> None:
+        if self.built:
+            return
+        if self._graph is None and type(self).build is Model.build:
+            # A subclassed model without its own build(): the weights are created by the
+            # layers it calls, on this first call.
+            self.built = True
+            self._build_input_shape = input_shape
+            return
+        super()._maybe_build(input_shape)
 
     def compute_output_shape(self, input_shape: tuple) -> Any:
         if self._graph is not None:
@@ -137,18 +210,92 @@ class Model(Layer):
         from gated import metrics as metrics_module
 
         self.optimizer = optimizers.get(optimizer)
-        self.loss = losses.get(loss) if loss is not None else None
+        names = self.output_names
+        self._output_losses = trainer.output_losses(losses, loss, names)
+        if self._output_losses is not None and len(self._output_losses) == 1:
+            loss, self._output_losses = self._output_losses[0], None
+        if self._output_losses is not None:
+            self.loss = self._output_losses
+            self._loss_weights = trainer.output_weights(loss_weights, names)
+        else:
+            self.loss = losses.get(loss) if loss is not None else None
+            self._loss_weights = trainer.output_weights(loss_weights, ["output"])
         metrics = [] if metrics is None else metrics
         if isinstance(metrics, (str, dict)) or not isinstance(metrics, (list, tuple)):
             metrics = [metrics]
+        if metrics and self._output_losses is not None:
+            raise ValueError(
+                "compile(metrics=...) is not supported yet for models with several outputs "
+                f"({names}); per-output losses are logged as '<output>_loss'."
+            )
         self._metrics = [metrics_module.get(m, loss=self.loss) for m in metrics]
         self._metric_identifiers = list(metrics)
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self._compile_metrics = trainer.CompileMetrics(self._metrics) if self._metrics \
+            else None
         self.compiled = True
         self._compile_config = {
             "optimizer": optimizer if isinstance(optimizer, str) else None,
             "loss": loss if isinstance(loss, str) else None,
             "metrics": [m for m in metrics if isinstance(m, str)],
         }
+
+    @property
+    def output_names(self) -> list[str]:
+        """The names of the layers producing the outputs (Keras' `model.output_names`)."""
+        if self._graph is not None:
+            return [t.node.layer.name for t in self._graph.outputs]
+        return ["output"]
+
+    @property
+    def metrics(self) -> list:
+        """Keras' `model.metrics`: the loss tracker (`'loss'`), the compiled metrics as one
+        `'compile_metrics'` object, then metric objects set as attributes of the model."""
+        from gated.metrics import Metric
+
+        out: list = []
+        if self.compiled:
+            out.append(self._loss_tracker)
+            if self._compile_metrics is not None:
+                out.append(self._compile_metrics)
+        out += [v for k, v in vars(self).items()
+                if isinstance(v, Metric) and k != "_loss_tracker" and v not in out]
+        return out
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return [m.name for m in self.metrics]
+
+    def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
+                     sample_weight: Any = None, training: bool = True) -> torch.Tensor:
+        """The total loss of a batch: the compiled loss(es) plus `self.losses` (Keras 3).
+
+        Args:
+            x: The inputs (unused by the default; for overrides).
+            y: The targets.
+            y_pred: The model's outputs on `x`.
+            sample_weight: Optional per-sample weights.
+            training: Whether this is a training step (for overrides).
+
+        Returns:
+            A scalar tensor, differentiable with respect to the weights.
+        """
+        return self._compute_loss(y, y_pred, sample_weight)
+
+    def _custom_train_step(self) -> bool:
+        return type(self).train_step is not Model.train_step
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        """One optimizer step on `data` = `(x, y[, sample_weight])`; returns the logs.
+
+        Override it to customize `fit` (as in Keras 3 on its torch backend): compute the loss
+        with `self.compute_loss(y=y, y_pred=y_pred)`, call `loss.backward()`, then
+        `self.optimizer.apply(gradients, trainable_weights)`, update `self.metrics` and
+        return `{m.name: m.result() for m in self.metrics}`.
+        """
+        x, y, sample_weight = trainer.unpack(data)
+        self._train_batch(x, y, sample_weight)
+        return {"loss": self._loss_tracker.result(), **self._metric_logs()}
 
     def _assert_compiled(self, method: str, need_loss: bool = True) -> None:
         if not self.compiled:
@@ -168,7 +315,10 @@ class Model(Layer):
         x = data_utils.to_arrays(x, "x", self.dtype, method, self.num_inputs, names,
                                  check_finite=check_finite)
         if y is not None:
-            y = data_utils.to_arrays(y, "y", self.dtype, method, check_finite=check_finite)
+            n_out = len(self._graph.outputs) if self._graph is not None else 1
+            y = data_utils.to_arrays(y, "y", self.dtype, method, n_out,
+                                     self.output_names if n_out > 1 else None,
+                                     check_finite=check_finite)
         if sample_weight is not None:
             sample_weight = data_utils.to_arrays(sample_weight, "sample_weight", self.dtype,
                                                  method)
@@ -204,21 +354,45 @@ class Model(Layer):
             self([t[:1] for t in x] if isinstance(x, list) else x[:1])
 
     # ------------------------------------------------------------------ steps
-    def _compute_loss(self, y: torch.Tensor, y_pred: Any,
+    def _compute_loss(self, y: Any, y_pred: Any,
                       sample_weight: torch.Tensor | None) -> torch.Tensor:
-        mask = getattr(y_pred, "_keras_mask", None) if isinstance(y_pred, torch.Tensor) \
-            else None
-        if isinstance(y_pred, (list, tuple)):
-            raise ValueError(
-                "compile() received one loss but the model has several outputs; models with "
-                "several outputs are trained with a custom loop for now."
-            )
-        loss = self.loss(y, y_pred, sample_weight=sample_weight, mask=mask)
-        for layer in self.modules():
-            if isinstance(layer, Layer):
-                for penalty in layer.regularization_losses():
-                    loss = loss + penalty
-        return loss
+        parts: dict[str, torch.Tensor] = {}
+        total: Any = None
+        if self._output_losses is not None:
+            preds = list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+            targets = list(y) if isinstance(y, (list, tuple)) else [y]
+            if len(preds) != len(self._output_losses) or len(targets) != len(preds):
+                raise ValueError(
+                    f"The model has {len(self._output_losses)} outputs with a loss each; "
+                    f"received {len(targets)} targets for {len(preds)} outputs."
+                )
+            for name, fn, weight, target, pred in zip(self.output_names, self._output_losses,
+                                                      self._loss_weights, targets, preds,
+                                                      strict=True):
+                if fn is None:
+                    continue
+                value = fn(target, pred, sample_weight=sample_weight,
+                           mask=getattr(pred, "_keras_mask", None))
+                parts[f"{name}_loss"] = value.detach()
+                total = weight * value if total is None else total + weight * value
+        elif self.loss is not None:
+            if isinstance(y_pred, (list, tuple)):
+                raise ValueError(
+                    "compile() received one loss but the model returns several outputs; pass "
+                    "one loss per output: compile(loss=[...]) or a dict keyed by output name."
+                )
+            mask = getattr(y_pred, "_keras_mask", None)
+            total = self.loss(y, y_pred, sample_weight=sample_weight, mask=mask)
+            if self._loss_weights and self._loss_weights[0] != 1.0:
+                total = total * self._loss_weights[0]
+        for extra in self.losses:  # add_loss() losses and weight regularization penalties
+            extra = extra.sum() if extra.dtype.is_floating_point else extra.float().sum()
+            total = extra if total is None else total + extra
+        if total is None:
+            raise ValueError("No loss to compute: pass `loss` to compile(), or add losses "
+                             "with `self.add_loss()` in `call()`.")
+        self._last_loss_parts = parts
+        return total
 
     def _update_metrics(self, y: torch.Tensor, y_pred: torch.Tensor,
                         sample_weight: torch.Tensor | None) -> None:
@@ -233,7 +407,9 @@ class Model(Layer):
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        self._update_metrics(y, y_pred, sample_weight)
+        trainer.apply_constraints(self.parameters())
+        if self._metrics:
+            self._update_metrics(y, y_pred, sample_weight)
         return float(loss.detach())
 
     def _build_optimizer(self) -> None:
@@ -244,6 +420,9 @@ class Model(Layer):
     def _reset_metrics(self) -> None:
         for metric in self._metrics:
             metric.reset_state()
+        if self._custom_train_step():
+            for metric in self.metrics:
+                metric.reset_state()
 
     def _metric_logs(self) -> dict[str, float]:
         return {m.name: float(m.result()) for m in self._metrics}
@@ -279,7 +458,7 @@ class Model(Layer):
         """
         from gated import callbacks as callbacks_module
 
-        self._assert_compiled("fit")
+        self._assert_compiled("fit", need_loss=not self._custom_train_step())
         epochs = _check_int(epochs, "epochs", "fit", minimum=0)
         batch_size = data_utils.check_batch_size(batch_size, "fit")
         if not 0.0 <= float(validation_split) < 1.0:
@@ -352,26 +531,42 @@ class Model(Layer):
         self.stop_training = False
         cb.on_train_begin()
         try:
+            custom = self._custom_train_step()
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
                 cb.on_epoch_begin(epoch)
                 loss_sum, seen = 0.0, 0
+                part_sums: dict[str, float] = {}
+                logs: dict[str, float] = {}
                 for step, (xb, yb, wb) in enumerate(epoch_batches()):
-                    if yb is None:
+                    if yb is None and not custom:
                         raise ValueError(
                             "fit() needs targets: each batch of `x` must be (x, y) or "
                             "(x, y, sample_weight), received a batch without y."
                         )
                     cb.on_train_batch_begin(step)
+                    if custom:  # the user's train_step (Keras 3): its logs are the logs
+                        self.train()
+                        logs = trainer.flatten_logs(self.train_step(trainer.pack(xb, yb, wb)))
+                        trainer.apply_constraints(self.parameters())
+                        cb.on_train_batch_end(step, logs)
+                        if self.stop_training:
+                            break
+                        continue
                     batch_loss = self._train_batch(xb, yb, wb)
                     size = data_utils.num_samples(xb)
                     loss_sum += batch_loss * size
                     seen += size
-                    logs = {"loss": loss_sum / seen, **self._metric_logs()}
+                    for key, value in self._last_loss_parts.items():
+                        part_sums[key] = part_sums.get(key, 0.0) + float(value) * size
+                    logs = {"loss": loss_sum / seen, **self._metric_logs(),
+                            **{k: v / seen for k, v in part_sums.items()}}
                     cb.on_train_batch_end(step, logs)
                     if self.stop_training:
                         break
-                epoch_logs = {"loss": loss_sum / max(seen, 1), **self._metric_logs()}
+                epoch_logs = dict(logs) if custom else {
+                    "loss": loss_sum / max(seen, 1), **self._metric_logs(),
+                    **{k: v / max(seen, 1) for k, v in part_sums.items()}}
                 if val_batches is not None and (epoch + 1) % validation_freq == 0:
                     val_logs = self._evaluate_batches(val_batches(), "validation_data")
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -389,6 +584,7 @@ class Model(Layer):
         self.eval()
         self._reset_metrics()
         total, count = 0.0, 0
+        parts: dict[str, float] = {}
         with torch.no_grad():
             for xb, yb, wb in batches:
                 if yb is None:
@@ -400,10 +596,14 @@ class Model(Layer):
                 size = data_utils.num_samples(xb)
                 total += float(self._compute_loss(yb, y_pred, wb)) * size
                 count += size
-                self._update_metrics(yb, y_pred, wb)
+                for key, value in self._last_loss_parts.items():
+                    parts[key] = parts.get(key, 0.0) + float(value) * size
+                if self._metrics:
+                    self._update_metrics(yb, y_pred, wb)
         if count == 0:
             raise ValueError(f"Argument `{name}` yielded no batch to evaluate on.")
-        return {"loss": total / count, **self._metric_logs()}
+        return {"loss": total / count, **self._metric_logs(),
+                **{k: v / count for k, v in parts.items()}}
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
                  verbose: Any = "auto", sample_weight: Any = None, steps: int | None = None,
@@ -562,6 +762,18 @@ class Model(Layer):
         for k, v in self.__dict__.items():
             setattr(clone, k, copy.deepcopy(v, memo))
         return clone
+
+
+def _tracked_layers(module: torch.nn.Module) -> list[Layer]:
+    """The layers a subclassed model holds, in attribute order; those in lists and dicts
+    (torch containers) count as the model's own, as Keras tracks them."""
+    out: list[Layer] = []
+    for child in module.children():
+        if isinstance(child, Layer):
+            out.append(child)
+        elif isinstance(child, (torch.nn.ModuleList, torch.nn.ModuleDict)):
+            out.extend(_tracked_layers(child))
+    return out
 
 
 def _check_int(value: Any, name: str, method: str, minimum: int = 0) -> int:
