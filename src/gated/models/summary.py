@@ -38,8 +38,12 @@ def _rows(model: Any) -> tuple[list[list[str]], bool]:
                          f"{params:,}", connected])
         return rows, True
     shape = model._input_shape if hasattr(model, "_input_shape") else None
-    for layer in model.layers:
-        if shape is not None and isinstance(layer, Layer):
+    known = getattr(model, "_layer_output_shapes", None)
+    for k, layer in enumerate(model.layers):
+        if known is not None and len(known) == len(model.layers) and model.built:
+            shape = known[k]
+            text = "?" if shape is None else _shape_text(shape)
+        elif shape is not None and isinstance(layer, Layer):
             shape = layer.compute_output_shape(shape)
             text = _shape_text(shape)
             if isinstance(shape, list):
