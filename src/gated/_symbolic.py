@@ -73,12 +73,9 @@ def _inferred_specs(layer: Any, inputs: Any, kwargs: dict) -> tuple[Any, list]:
     return structure, extras
 
 
-def _builtin_masks(layer: Any, inputs: Any, kwargs: dict, out_shapes: list) -> list:
+def _builtin_masks(layer: Any, inputs: Any, out_shapes: list, own_mask: bool) -> list:
     first = flatten(inputs)[0]
-    base = type(layer).compute_mask
-    from gated.layer import Layer
-
-    if first._keras_mask is None and base is Layer.compute_mask:
+    if first._keras_mask is None and not own_mask:
         return [None] * len(out_shapes)
     size = _SIZES[0]
     dummy = _zeros(inputs, size)
@@ -96,10 +93,13 @@ def _builtin_masks(layer: Any, inputs: Any, kwargs: dict, out_shapes: list) -> l
     return out
 
 
-def symbolic_call(layer: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-    """Record `layer(inputs, **kwargs)` on symbolic tensors; return symbolic outputs."""
-    from gated.layer import Layer
+def symbolic_call(layer: Any, inputs: Any, args: tuple, kwargs: dict, infer_shapes: bool,
+                  own_mask: bool) -> Any:
+    """Record `layer(inputs, **kwargs)` on symbolic tensors; return symbolic outputs.
 
+    `infer_shapes`: find output shapes by trial runs (a user layer without
+    `compute_output_shape`); `own_mask`: the layer defines its own `compute_mask`.
+    """
     if args:
         raise TypeError(
             f"Layer '{layer.name}': positional arguments after the inputs are not supported "
@@ -110,15 +110,13 @@ def symbolic_call(layer: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         lambda t: t.shape if isinstance(t, KerasTensor) else None, inputs)
     layer._maybe_build(shapes)
     layer._check_input(first.shape)
-    inferred = not layer._builtin and \
-        type(layer).compute_output_shape is Layer.compute_output_shape
-    if inferred:
+    if infer_shapes:
         out_shape, extras = _inferred_specs(layer, inputs, kwargs)
     else:
         out_shape = layer.compute_output_shape(shapes)
         many = _is_shape_list(out_shape)
         flat_shapes = [tuple(s) for s in out_shape] if many else [tuple(out_shape)]
-        masks = _builtin_masks(layer, inputs, kwargs, flat_shapes)
+        masks = _builtin_masks(layer, inputs, flat_shapes, own_mask)
         extras = [(layer.dtype, m) for m in masks]
     node = Node(layer, inputs, kwargs)
     many = _is_shape_list(out_shape)

@@ -241,10 +241,11 @@ class Layer(nn.Module):
         else:
             with torch.no_grad():
                 init(tensor)
-        key = self._free_parameter_name(name or "variable")
+        name = name or unique_name("variable")  # Keras numbers unnamed variables globally
+        key = self._free_parameter_name(name)
         param = Variable(tensor, bool(trainable) and self._trainable and
-                         torch_dtype.is_floating_point, name=name or "variable",
-                         path=f"{self.name}/{name or 'variable'}",
+                         torch_dtype.is_floating_point, name=name,
+                         path=f"{self.name}/{name}",
                          regularizer=_get_regularizer(regularizer), constraint=constraint)
         self.register_parameter(key, param)
         return param
@@ -350,7 +351,12 @@ class Layer(nn.Module):
                 list(kwargs.values()))):
             from gated._symbolic import symbolic_call
 
-            return symbolic_call(self, inputs, *args, **kwargs)
+            cls = type(self)
+            return symbolic_call(
+                self, inputs, args, kwargs,
+                infer_shapes=not self._builtin
+                and cls.compute_output_shape is Layer.compute_output_shape,
+                own_mask=cls.compute_mask is not Layer.compute_mask)
         self._maybe_build(self._shape_of(inputs))
         first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
         if self.casts_integer_inputs and isinstance(first, torch.Tensor) \
@@ -430,6 +436,14 @@ class Layer(nn.Module):
     def output(self) -> Any:
         """The symbolic output of the layer's first call in a functional graph (Keras)."""
         return self._node_attribute("outputs", "output")
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("input", "output"):  # the property raised: say why, not "no attribute"
+            raise AttributeError(
+                f"Layer '{self.__dict__.get('name')}' has never been called on a symbolic "
+                f"input (`Input`) and thus has no defined {name}."
+            )
+        return super().__getattr__(name)
 
     def _node_attribute(self, attr: str, what: str) -> Any:
         nodes = self.__dict__.get("_inbound_nodes") or []

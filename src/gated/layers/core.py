@@ -361,8 +361,11 @@ class _Merge(Layer):
             )
         if any(isinstance(t, KerasTensor) for t in inputs):
             shape = self.compute_output_shape([t.shape for t in inputs])
-            return KerasTensor(shape, inputs[0].dtype, Node(self, list(inputs), kwargs),
-                               name=self.name)
+            node = Node(self, list(inputs), kwargs)
+            out = KerasTensor(shape, inputs[0].dtype, node, name=self.name)
+            node.outputs = [out]
+            self._inbound_nodes.append(node)
+            return out
         return torch.nn.Module.__call__(self, list(inputs))
 
     def compute_output_shape(self, input_shape: Any) -> tuple:

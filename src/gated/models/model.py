@@ -743,16 +743,48 @@ class Model(Layer):
 
     def get_config(self) -> dict:
         if self._graph is None:
-            raise NotImplementedError(
-                f"Model '{self.name}' is a subclassed model: override get_config() to save it."
-            )
+            return self._subclassed_config()
         return {"name": self.name, **self._graph.get_config()}
+
+    def _subclassed_config(self) -> dict:
+        """Keras 3's automatic config of a subclassed model: its constructor's keyword
+        arguments (JSON values only), its name, and the input shape it was built for."""
+        import inspect
+        import json
+
+        kwargs = self.__dict__.get("_init_kwargs")
+        try:
+            json.dumps(kwargs)
+        except (TypeError, ValueError):
+            kwargs = None
+        if kwargs is None:
+            raise NotImplementedError(
+                f"Model '{self.name}' is a subclassed model whose constructor arguments are not "
+                "plain JSON values (or are positional): override get_config() and "
+                "from_config() to save it."
+            )
+        config = dict(kwargs)
+        params = inspect.signature(type(self).__init__).parameters
+        if "name" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            config["name"] = self.name
+        shape = self._build_input_shape
+        if shape is not None:
+            config["build_input_shape"] = [list(s) for s in shape] \
+                if isinstance(shape, list) else list(shape)
+        return config
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> Model:
         from gated.models.functional import Graph
 
         config = dict(config)
+        if "layers" not in config:  # a subclassed model: its constructor arguments
+            shape = config.pop("build_input_shape", None)
+            model = cls(**config)
+            if shape is not None:
+                model.build([tuple(s) for s in shape]
+                            if shape and isinstance(shape[0], list) else tuple(shape))
+            return model
         inputs, outputs = Graph.from_config(config, custom_objects)
         return cls(inputs, outputs, name=config.get("name"))
 
