@@ -364,3 +364,48 @@ def test_keras_style_cell_equals_keras():
     theirs.build((None, 4, 3))
     theirs.set_weights(ours.get_weights())
     np.testing.assert_allclose(ours_out, _np(theirs(x)), rtol=TOL, atol=TOL)
+
+
+def make_stats(k):
+    class Stats(k.layers.Layer):
+        """A non-trainable weight created before the trainable ones."""
+
+        def build(self, input_shape):
+            self.moving = self.add_weight(shape=(input_shape[-1],), initializer="ones",
+                                          trainable=False, name="moving")
+            self.gamma = self.add_weight(shape=(input_shape[-1],), initializer="ones",
+                                         name="gamma")
+
+        def call(self, inputs):
+            return inputs * self.gamma / self.moving
+
+    return Stats
+
+
+def test_weights_list_trainable_first_as_keras():
+    layer = make_stats(gated)()
+    layer(torch.ones(1, 2))
+    assert [w.name for w in layer.weights] == ["gamma", "moving"]
+    layer.set_weights([np.full(2, 3.0), np.full(2, 2.0)])
+    assert _np(layer.gamma).tolist() == [3.0, 3.0] and _np(layer.moving).tolist() == [2.0, 2.0]
+    if keras is not None:
+        theirs = make_stats(keras)()
+        theirs(np.ones((1, 2), "float32"))
+        assert [w.name for w in theirs.weights] == ["gamma", "moving"]
+
+
+def test_output_shape_of_a_layer_without_compute_output_shape_is_traced():
+    class Widen(gated.layers.Layer):
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], 6))
+
+        def call(self, inputs):
+            return gated.ops.matmul(inputs, self.kernel)
+
+    model = gated.Sequential([gated.Input((4, 3)), gated.layers.LSTM(5, return_sequences=True),
+                              Widen(), gated.layers.GRU(2)])
+    assert model.layers[1].output.shape == (None, 4, 6)  # the time axis stays known
+    assert model.layers[2].kernel.shape == (6, 6)  # GRU built on 6 features
+    assert model.predict(np.zeros((2, 4, 3), "float32"), verbose=0).shape == (2, 2)
+    free = gated.Input((None, 3))
+    assert Widen()(free).shape == (None, None, 6)  # an unknown axis stays unknown

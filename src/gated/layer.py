@@ -165,7 +165,27 @@ class Layer(nn.Module):
 
     @property
     def weights(self) -> list[nn.Parameter]:
-        return list(self.parameters())
+        """Keras order: each layer's weights created trainable, then those created
+        non-trainable, then its sublayers' (depth first)."""
+        return self._keras_weights()
+
+    def _keras_weights(self) -> list[nn.Parameter]:
+        out: list[nn.Parameter] = []
+        seen: set[int] = set()
+
+        def visit(module: nn.Module) -> None:
+            own = [p for p in module._parameters.values() if p is not None]
+            own.sort(key=lambda p: not getattr(p, "_created_trainable", True))
+            for p in own:
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    out.append(p)
+            for child in module._modules.values():
+                if child is not None:
+                    visit(child)
+
+        visit(self)
+        return out
 
     @property
     def trainable_weights(self) -> list[nn.Parameter]:
@@ -247,6 +267,7 @@ class Layer(nn.Module):
                          torch_dtype.is_floating_point, name=name,
                          path=f"{self.name}/{name}",
                          regularizer=_get_regularizer(regularizer), constraint=constraint)
+        param._created_trainable = bool(trainable)
         self.register_parameter(key, param)
         return param
 
@@ -484,7 +505,7 @@ class Layer(nn.Module):
     # ------------------------------------------------------------------ weights
     def get_weights(self) -> list[np.ndarray]:
         """The weights as NumPy arrays, in Keras order and layout."""
-        return [p.detach().cpu().numpy().copy() for p in self.parameters()]
+        return [p.detach().cpu().numpy().copy() for p in self._keras_weights()]
 
     def set_weights(self, weights: list) -> None:
         """Set weights from arrays in the order and shapes of `get_weights()`."""
@@ -493,7 +514,7 @@ class Layer(nn.Module):
                 f"Layer '{self.name}' is not built yet, so it has no weights to set: call it on "
                 "data or `build(input_shape)` first."
             )
-        params = list(self.parameters())
+        params = self._keras_weights()
         if len(weights) != len(params):
             raise ValueError(
                 f"Layer '{self.name}' expects a list of {len(params)} weight arrays (shapes "

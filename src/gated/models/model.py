@@ -713,7 +713,7 @@ class Model(Layer):
 
     # ------------------------------------------------------------------ weights
     def get_weights(self) -> list[np.ndarray]:
-        return [p.detach().cpu().numpy().copy() for p in self.parameters()]
+        return [p.detach().cpu().numpy().copy() for p in self._keras_weights()]
 
     def summary(self, line_length: int | None = None, positions: Any = None,
                 print_fn: Any = None, expand_nested: bool = False,

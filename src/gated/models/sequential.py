@@ -99,7 +99,11 @@ class Sequential(Model):
             if isinstance(layer, Layer):
                 layer._maybe_build(shape)
                 layer._check_input(shape)
-                out = layer.compute_output_shape(shape)
+                if layer._builtin or \
+                        type(layer).compute_output_shape is not Layer.compute_output_shape:
+                    out = layer.compute_output_shape(shape)
+                else:  # a user layer without compute_output_shape: run it, as Keras traces
+                    out = _module_output_shape(layer, shape)
             else:
                 out = _module_output_shape(layer, shape)
             self._layer_output_shapes.append(out)
