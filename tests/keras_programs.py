@@ -197,13 +197,20 @@ def subclassed_model(keras, init=None) -> dict:
                     metric.update_state(y, y_pred)
             return {m.name: m.result() for m in self.metrics}
 
+        def test_step(self, data):
+            x, y = data
+            y_pred = self(x, training=False)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+            self.metrics[0].update_state(loss)
+            return self.compute_metrics(x, y, y_pred)
+
     rng = np.random.default_rng(7)
     x = rng.standard_normal((40, 6, 2)).astype("float32")
     y = x[:, :, 0].mean(1, keepdims=True).astype("float32")
     model = Forecaster()
     model(x[:2])  # builds the weights (Keras 3 builds a subclassed model by calling it)
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
-    out = _fit(model, x, y, init, batch_size=10)
+    out = _fit(model, x[:30], y[:30], init, batch_size=10, validation_data=(x[30:], y[30:]))
     out["mae"] = out["history"]["mae"]
     out["predict_shape"] = model.predict(x[:3], verbose=0).shape
     out["evaluate"] = model.evaluate(x, y, verbose=0)

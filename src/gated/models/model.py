@@ -297,6 +297,37 @@ class Model(Layer):
         self._train_batch(x, y, sample_weight)
         return {"loss": self._loss_tracker.result(), **self._metric_logs()}
 
+    def test_step(self, data: Any) -> dict[str, Any]:
+        """One evaluation step on `data` = `(x, y[, sample_weight])`; returns the logs.
+        Override it to customize `evaluate` and the validation of `fit` (Keras 3)."""
+        x, y, sample_weight = trainer.unpack(data)
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        self._loss_tracker.update_state(loss.detach(), sample_weight=data_utils.num_samples(x))
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any,
+                        sample_weight: Any = None) -> dict[str, float]:
+        """Update the compiled metrics with a batch and return every metric's result, as
+        Keras 3's `compute_metrics` (for custom `train_step` / `test_step`).
+
+        Args:
+            x: The inputs (unused; for overrides).
+            y: The targets.
+            y_pred: The model's outputs.
+            sample_weight: Optional per-sample weights.
+
+        Returns:
+            `{metric name: value}` for every metric in `self.metrics`.
+        """
+        if self._compile_metrics is not None:
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self) -> dict[str, float]:
+        """The current result of every metric in `self.metrics` (Keras 3)."""
+        return trainer.flatten_logs({m.name: m.result() for m in self.metrics})
+
     def _assert_compiled(self, method: str, need_loss: bool = True) -> None:
         if not self.compiled:
             raise RuntimeError(
@@ -583,6 +614,14 @@ class Model(Layer):
     def _evaluate_batches(self, batches: Any, name: str) -> dict[str, float]:
         self.eval()
         self._reset_metrics()
+        if type(self).test_step is not Model.test_step:  # the user's test_step (Keras 3)
+            for metric in self.metrics:
+                metric.reset_state()
+            logs: dict[str, float] = {}
+            with torch.no_grad():
+                for xb, yb, wb in batches:
+                    logs = trainer.flatten_logs(self.test_step(trainer.pack(xb, yb, wb)))
+            return logs
         total, count = 0.0, 0
         parts: dict[str, float] = {}
         with torch.no_grad():
