@@ -168,3 +168,19 @@ def test_subclassed_model_summary_save_and_load(tmp_path):
     assert isinstance(loaded, Forecaster) and loaded.units == 3
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6)
+
+
+def _summary_rows(model) -> list[list[str]]:
+    lines: list[str] = []
+    model.summary(print_fn=lambda text, *a, **k: lines.extend(text.splitlines()))
+    rows = [[c.strip() for c in line.split("│")[1:4]] for line in lines if line.startswith("│")]
+    return [r for r in rows if r[0]]  # Keras wraps long cells onto continuation lines
+
+
+def test_functional_summary_lists_layers_in_keras_order():
+    rows = _summary_rows(_two_branch(gated))
+    assert [r[0] for r in rows] == ["seq (InputLayer)", "static (InputLayer)", "rnn (LSTM)",
+                                    "proj (Dense)", "merge (Concatenate)", "head (Dense)"]
+    assert rows[4][1:] == ["(None, 6)", "0"]
+    if keras is not None:
+        assert rows == _summary_rows(_two_branch(keras))
