@@ -184,3 +184,31 @@ def test_functional_summary_lists_layers_in_keras_order():
     assert rows[4][1:] == ["(None, 6)", "0"]
     if keras is not None:
         assert rows == _summary_rows(_two_branch(keras))
+
+
+def _super_train_step(k, init=None):
+    class Logged(k.Model):
+        def train_step(self, data):
+            self.steps = getattr(self, "steps", 0) + 1
+            return super().train_step(data)
+
+    inputs = k.Input(shape=(5, 2))
+    model = Logged(inputs, k.layers.Dense(1)(k.layers.LSTM(3)(inputs)))
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    if init is not None:
+        model.set_weights(init)
+    start = [np.array(w) for w in model.get_weights()]
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((20, 5, 2)).astype("float32")
+    hist = model.fit(x, x.sum((1, 2))[:, None], epochs=2, batch_size=5, shuffle=False,
+                     verbose=0)
+    return model, start, hist.history
+
+
+def test_train_step_override_calling_super_on_a_functional_model():
+    model, start, ours = _super_train_step(gated)
+    assert model.steps == 8 and sorted(ours) == ["loss", "mae"]  # 2 epochs x 4 batches
+    if keras is not None:
+        theirs = _super_train_step(keras, start)[2]
+        for key in ("loss", "mae"):
+            np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-4, atol=1e-4)

@@ -294,8 +294,9 @@ class Model(Layer):
         return `{m.name: m.result() for m in self.metrics}`.
         """
         x, y, sample_weight = trainer.unpack(data)
-        self._train_batch(x, y, sample_weight)
-        return {"loss": self._loss_tracker.result(), **self._metric_logs()}
+        loss = self._train_batch(x, y, sample_weight)
+        self._loss_tracker.update_state(loss, sample_weight=data_utils.num_samples(x))
+        return self.get_metrics_result()
 
     def test_step(self, data: Any) -> dict[str, Any]:
         """One evaluation step on `data` = `(x, y[, sample_weight])`; returns the logs.
