@@ -409,3 +409,20 @@ def test_output_shape_of_a_layer_without_compute_output_shape_is_traced():
     assert model.predict(np.zeros((2, 4, 3), "float32"), verbose=0).shape == (2, 2)
     free = gated.Input((None, 3))
     assert Widen()(free).shape == (None, None, 6)  # an unknown axis stays unknown
+
+
+def test_a_keras_style_cell_receives_training():
+    seen: list = []
+
+    class Cell(gated.layers.Layer):
+        state_size = 2
+
+        def call(self, inputs, states, training=None):
+            seen.append(training)
+            return inputs[:, :2] + states[0], [inputs[:, :2] + states[0]]
+
+    layer = gated.layers.RNN(Cell())
+    x = torch.ones(1, 3, 4)
+    torch.testing.assert_close(layer(x), torch.full((1, 2), 3.0))  # a running sum
+    layer(x, training=True)
+    assert seen[:3] == [False] * 3 and seen[3:] == [True] * 3
