@@ -23,7 +23,7 @@ from gated.models import data as data_utils
 from gated.models import trainer
 
 
-class Model(Layer):
+class Model(trainer.TrainerMixin, Layer):
     """A layer with training and inference routines.
 
     Args:
@@ -247,88 +247,6 @@ class Model(Layer):
             return [t.node.layer.name for t in self._graph.outputs]
         return ["output"]
 
-    @property
-    def metrics(self) -> list:
-        """Keras' `model.metrics`: the loss tracker (`'loss'`), the compiled metrics as one
-        `'compile_metrics'` object, then metric objects set as attributes of the model."""
-        from gated.metrics import Metric
-
-        out: list = []
-        if self.compiled:
-            out.append(self._loss_tracker)
-            if self._compile_metrics is not None:
-                out.append(self._compile_metrics)
-        out += [v for k, v in vars(self).items()
-                if isinstance(v, Metric) and k != "_loss_tracker" and v not in out]
-        return out
-
-    @property
-    def metrics_names(self) -> list[str]:
-        return [m.name for m in self.metrics]
-
-    def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
-                     sample_weight: Any = None, training: bool = True) -> torch.Tensor:
-        """The total loss of a batch: the compiled loss(es) plus `self.losses` (Keras 3).
-
-        Args:
-            x: The inputs (unused by the default; for overrides).
-            y: The targets.
-            y_pred: The model's outputs on `x`.
-            sample_weight: Optional per-sample weights.
-            training: Whether this is a training step (for overrides).
-
-        Returns:
-            A scalar tensor, differentiable with respect to the weights.
-        """
-        return self._compute_loss(y, y_pred, sample_weight)
-
-    def _custom_train_step(self) -> bool:
-        return type(self).train_step is not Model.train_step
-
-    def train_step(self, data: Any) -> dict[str, Any]:
-        """One optimizer step on `data` = `(x, y[, sample_weight])`; returns the logs.
-
-        Override it to customize `fit` (as in Keras 3 on its torch backend): compute the loss
-        with `self.compute_loss(y=y, y_pred=y_pred)`, call `loss.backward()`, then
-        `self.optimizer.apply(gradients, trainable_weights)`, update `self.metrics` and
-        return `{m.name: m.result() for m in self.metrics}`.
-        """
-        x, y, sample_weight = trainer.unpack(data)
-        loss = self._train_batch(x, y, sample_weight)
-        self._loss_tracker.update_state(loss, sample_weight=data_utils.num_samples(x))
-        return self.get_metrics_result()
-
-    def test_step(self, data: Any) -> dict[str, Any]:
-        """One evaluation step on `data` = `(x, y[, sample_weight])`; returns the logs.
-        Override it to customize `evaluate` and the validation of `fit` (Keras 3)."""
-        x, y, sample_weight = trainer.unpack(data)
-        y_pred = self(x, training=False)
-        loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
-        self._loss_tracker.update_state(loss.detach(), sample_weight=data_utils.num_samples(x))
-        return self.compute_metrics(x, y, y_pred, sample_weight)
-
-    def compute_metrics(self, x: Any, y: Any, y_pred: Any,
-                        sample_weight: Any = None) -> dict[str, float]:
-        """Update the compiled metrics with a batch and return every metric's result, as
-        Keras 3's `compute_metrics` (for custom `train_step` / `test_step`).
-
-        Args:
-            x: The inputs (unused; for overrides).
-            y: The targets.
-            y_pred: The model's outputs.
-            sample_weight: Optional per-sample weights.
-
-        Returns:
-            `{metric name: value}` for every metric in `self.metrics`.
-        """
-        if self._compile_metrics is not None:
-            self._compile_metrics.update_state(y, y_pred, sample_weight)
-        return self.get_metrics_result()
-
-    def get_metrics_result(self) -> dict[str, float]:
-        """The current result of every metric in `self.metrics` (Keras 3)."""
-        return trainer.flatten_logs({m.name: m.result() for m in self.metrics})
-
     def _assert_compiled(self, method: str, need_loss: bool = True) -> None:
         if not self.compiled:
             raise RuntimeError(
@@ -386,46 +304,6 @@ class Model(Layer):
             self([t[:1] for t in x] if isinstance(x, list) else x[:1])
 
     # ------------------------------------------------------------------ steps
-    def _compute_loss(self, y: Any, y_pred: Any,
-                      sample_weight: torch.Tensor | None) -> torch.Tensor:
-        parts: dict[str, torch.Tensor] = {}
-        total: Any = None
-        if self._output_losses is not None:
-            preds = list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
-            targets = list(y) if isinstance(y, (list, tuple)) else [y]
-            if len(preds) != len(self._output_losses) or len(targets) != len(preds):
-                raise ValueError(
-                    f"The model has {len(self._output_losses)} outputs with a loss each; "
-                    f"received {len(targets)} targets for {len(preds)} outputs."
-                )
-            for name, fn, weight, target, pred in zip(self.output_names, self._output_losses,
-                                                      self._loss_weights, targets, preds,
-                                                      strict=True):
-                if fn is None:
-                    continue
-                value = fn(target, pred, sample_weight=sample_weight,
-                           mask=getattr(pred, "_keras_mask", None))
-                parts[f"{name}_loss"] = value.detach()
-                total = weight * value if total is None else total + weight * value
-        elif self.loss is not None:
-            if isinstance(y_pred, (list, tuple)):
-                raise ValueError(
-                    "compile() received one loss but the model returns several outputs; pass "
-                    "one loss per output: compile(loss=[...]) or a dict keyed by output name."
-                )
-            mask = getattr(y_pred, "_keras_mask", None)
-            total = self.loss(y, y_pred, sample_weight=sample_weight, mask=mask)
-            if self._loss_weights and self._loss_weights[0] != 1.0:
-                total = total * self._loss_weights[0]
-        for extra in self.losses:  # add_loss() losses and weight regularization penalties
-            extra = extra.sum() if extra.dtype.is_floating_point else extra.float().sum()
-            total = extra if total is None else total + extra
-        if total is None:
-            raise ValueError("No loss to compute: pass `loss` to compile(), or add losses "
-                             "with `self.add_loss()` in `call()`.")
-        self._last_loss_parts = parts
-        return total
-
     def _update_metrics(self, y: torch.Tensor, y_pred: torch.Tensor,
                         sample_weight: torch.Tensor | None) -> None:
         mask = getattr(y_pred, "_keras_mask", None)
@@ -615,7 +493,7 @@ class Model(Layer):
     def _evaluate_batches(self, batches: Any, name: str) -> dict[str, float]:
         self.eval()
         self._reset_metrics()
-        if type(self).test_step is not Model.test_step:  # the user's test_step (Keras 3)
+        if type(self).test_step is not trainer.TrainerMixin.test_step:  # the user's (Keras 3)
             for metric in self.metrics:
                 metric.reset_state()
             logs: dict[str, float] = {}
