@@ -212,3 +212,38 @@ def test_train_step_override_calling_super_on_a_functional_model():
         theirs = _super_train_step(keras, start)[2]
         for key in ("loss", "mae"):
             np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-4, atol=1e-4)
+
+
+def _two_input_subclassed(k, init=None):
+    class Fusion(k.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.rnn = k.layers.GRU(3)
+            self.proj = k.layers.Dense(2)
+            self.head = k.layers.Dense(1)
+
+        def call(self, inputs):
+            seq, static = inputs
+            return self.head(k.ops.concatenate([self.rnn(seq), self.proj(static)], axis=-1))
+
+    rng = np.random.default_rng(6)
+    x = [rng.standard_normal((12, 4, 2)).astype("float32"),
+         rng.standard_normal((12, 3)).astype("float32")]
+    y = (x[0].sum((1, 2)) + x[1][:, 0])[:, None].astype("float32")
+    model = Fusion()
+    model([x[0][:1], x[1][:1]])
+    if init is not None:
+        model.set_weights(init)
+    start = [np.array(w) for w in model.get_weights()]
+    model.compile(optimizer=k.optimizers.SGD(0.01), loss="mse")
+    hist = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    return start, hist.history["loss"], model.predict(x, verbose=0)
+
+
+def test_subclassed_model_with_a_list_of_inputs():
+    start, losses, pred = _two_input_subclassed(gated)
+    assert pred.shape == (12, 1) and np.isfinite(losses).all()
+    if keras is not None:
+        _, their_losses, their_pred = _two_input_subclassed(keras, start)
+        np.testing.assert_allclose(losses, their_losses, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(pred, their_pred, rtol=1e-4, atol=1e-4)

@@ -192,7 +192,7 @@ class Layer(WeightsMixin, nn.Module):
         if isinstance(x, (torch.Tensor, KerasTensor)) or x is None:
             return x
         if isinstance(x, (list, tuple)) and any(
-            isinstance(v, (torch.Tensor, KerasTensor)) for v in _flatten(x)
+            isinstance(v, (torch.Tensor, KerasTensor, np.ndarray)) for v in _flatten(x)
         ):
             return type(x)(self._to_tensor(v) for v in x)
         arr = np.asarray(x)

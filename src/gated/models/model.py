@@ -262,7 +262,11 @@ class Model(trainer.TrainerMixin, Layer):
     def _prepare(self, x: Any, y: Any, sample_weight: Any, method: str,
                  check_finite: bool) -> tuple:
         names = self._graph.input_names if self._graph is not None else None
-        x = data_utils.to_arrays(x, "x", self.dtype, method, self.num_inputs, names,
+        n_in = self.num_inputs
+        if self._graph is None and not hasattr(self, "_layers") and isinstance(x, (list, tuple)) \
+                and x and all(isinstance(v, (np.ndarray, torch.Tensor)) for v in x):
+            n_in = len(x)  # a subclassed model called on a list of arrays (Keras' structure)
+        x = data_utils.to_arrays(x, "x", self.dtype, method, n_in, names,
                                  check_finite=check_finite)
         if y is not None:
             n_out = len(self._graph.outputs) if self._graph is not None else 1
