@@ -426,3 +426,34 @@ def test_a_keras_style_cell_receives_training():
     torch.testing.assert_close(layer(x), torch.full((1, 2), 3.0))  # a running sum
     layer(x, training=True)
     assert seen[:3] == [False] * 3 and seen[3:] == [True] * 3
+
+
+def _lambda_model(k):
+    inputs = k.Input((5, 3))
+    seq = k.layers.LSTM(4, return_sequences=True)(inputs)
+    last = k.layers.Lambda(lambda x: x[:, -1])(seq)
+    mean = k.layers.Lambda(lambda x, axis: k.ops.mean(x, axis=axis), arguments={"axis": 1})(seq)
+    fixed = k.layers.Lambda(lambda t: t[0] * t[1], output_shape=(4,))([last, mean])
+    return k.Model(inputs, k.layers.Dense(1)(fixed)), [last, mean, fixed]
+
+
+def test_lambda_layer_shapes_and_values():
+    model, tensors = _lambda_model(gated)
+    assert [t.shape for t in tensors] == [(None, 4), (None, 4), (None, 4)]
+    x = np.random.default_rng(7).standard_normal((2, 5, 3)).astype("float32")
+    lstm, dense = model.layers[1], model.layers[-1]
+    with torch.no_grad():
+        seq = lstm(torch.as_tensor(x))
+        want = dense(seq[:, -1] * seq.mean(1))
+    np.testing.assert_allclose(model.predict(x, verbose=0), want.numpy(), rtol=1e-6)
+    masked = gated.layers.Lambda(lambda x: x, mask=lambda x, m: x[..., 0] > 0)
+    out = masked(torch.tensor([[[1.0], [-1.0]]]))
+    assert out._keras_mask.tolist() == [[True, False]]
+    with pytest.raises(NotImplementedError, match="no pickle"):
+        gated.layers.Lambda(lambda x: x).get_config()
+    if keras is not None:
+        theirs, their_tensors = _lambda_model(keras)
+        assert [tuple(t.shape) for t in their_tensors] == [t.shape for t in tensors]
+        theirs.set_weights(model.get_weights())
+        np.testing.assert_allclose(model.predict(x, verbose=0), theirs.predict(x, verbose=0),
+                                   rtol=1e-5, atol=1e-6)

@@ -20,6 +20,7 @@ from gated.layers.core import (
     Reshape,
 )
 from gated.layers.gru import GRU
+from gated.layers.lambda_layer import Lambda
 from gated.layers.lstm import LSTM
 from gated.layers.recurrent import RNN
 from gated.layers.simple_rnn import SimpleRNN
@@ -30,4 +31,5 @@ __all__ = [
     "Embedding", "Flatten", "GRU", "GRUCell", "Input", "InputLayer", "KerasTensor", "LSTM",
     "LSTMCell", "Layer", "LayerNormalization", "Masking", "Multiply", "RNN", "RepeatVector",
     "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+    "Lambda",
 ]
