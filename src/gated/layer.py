@@ -27,7 +27,7 @@ from gated._checks import check_positive_int, check_rate, to_snake_case  # noqa:
 from gated._layer_utils import _NAME_COUNTS, dtype_name, resolve_dtype, unique_name  # noqa: F401
 from gated.keras_tensor import KerasTensor, Node, format_shape, map_structure  # noqa: F401
 from gated.keras_tensor import flatten as _flatten
-from gated.layer_weights import WeightsMixin, get_regularizer
+from gated.layer_weights import WeightsMixin, get_regularizer, loss_state
 from gated.serialization import register_builtin
 
 
@@ -215,8 +215,9 @@ class Layer(WeightsMixin, nn.Module):
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         inputs = self._to_tensor(inputs)
-        if any(isinstance(t, KerasTensor) for t in _flatten(inputs) + _flatten(
-                list(kwargs.values()))):
+        if not (isinstance(inputs, torch.Tensor) and not kwargs) and any(
+                isinstance(t, KerasTensor)
+                for t in _flatten(inputs) + _flatten(list(kwargs.values()))):
             from gated._symbolic import symbolic_call
 
             cls = type(self)
@@ -248,7 +249,7 @@ class Layer(WeightsMixin, nn.Module):
                 kwargs["training"] = self.training
         else:
             kwargs.pop("training", None)
-        if _CALL_DEPTH[0] == 0:
+        if _CALL_DEPTH[0] == 0 and loss_state.pending:
             self._clear_losses()  # Keras: losses are those of the latest outermost call
         _CALL_DEPTH[0] += 1
         try:
@@ -274,6 +275,8 @@ class Layer(WeightsMixin, nn.Module):
 
     def _set_output_masks(self, inputs: Any, outputs: Any, mask: Any) -> None:
         """Keras' mask propagation: the i-th mask of `compute_mask` goes on the i-th output."""
+        if mask is None and type(self).compute_mask is Layer.compute_mask:
+            return  # the default passes the incoming mask on: there is none
         flat = _flatten(outputs)
         tensors = [t for t in flat if isinstance(t, torch.Tensor)]
         if tensors and all(getattr(t, "_keras_mask", None) is not None for t in tensors):

@@ -18,6 +18,15 @@ from gated.keras_tensor import flatten as _flatten
 from gated.variable import Variable
 
 
+class _LossState:
+    """Whether any layer has called `add_loss` (until then no call needs to clear losses)."""
+
+    pending = False
+
+
+loss_state = _LossState()
+
+
 class WeightsMixin:
     """Weights and losses of a `Layer` (see the module docstring)."""
 
@@ -149,6 +158,7 @@ class WeightsMixin:
                     f"`call()`, received {type(value).__name__}: {value!r}."
                 )
             self._losses.append(value)
+            loss_state.pending = True
 
     @property
     def losses(self) -> list[torch.Tensor]:
