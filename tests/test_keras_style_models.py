@@ -247,3 +247,31 @@ def test_subclassed_model_with_a_list_of_inputs():
         _, their_losses, their_pred = _two_input_subclassed(keras, start)
         np.testing.assert_allclose(losses, their_losses, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(pred, their_pred, rtol=1e-4, atol=1e-4)
+
+
+def _dict_outputs(k, init=None):
+    a = k.Input((5, 2), name="a")
+    h = k.layers.GRU(3)(a)
+    model = k.Model(a, [k.layers.Dense(1, name="r")(h),
+                        k.layers.Dense(1, activation="sigmoid", name="c")(h)])
+    model.compile(optimizer="sgd", loss={"r": "mse", "c": "binary_crossentropy"},
+                  loss_weights={"r": 2.0, "c": 1.0})
+    if init is not None:
+        model.set_weights(init)
+    start = [np.array(w) for w in model.get_weights()]
+    x = np.random.default_rng(8).standard_normal((8, 5, 2)).astype("float32")
+    y = {"r": x.sum((1, 2))[:, None], "c": (x[:, 0, 0] > 0).astype("float32")[:, None]}
+    hist = model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    return start, hist.history, model.evaluate(x, y, verbose=0, return_dict=True)
+
+
+def test_losses_by_output_name_with_weights():
+    start, history, logs = _dict_outputs(gated)
+    assert sorted(history) == ["c_loss", "loss", "r_loss"]
+    # The total is the weighted sum of the per-output losses (means over the same batches).
+    np.testing.assert_allclose(logs["loss"], 2.0 * logs["r_loss"] + logs["c_loss"], rtol=1e-6)
+    if keras is not None:
+        _, their_history, their_logs = _dict_outputs(keras, start)
+        for key in history:
+            np.testing.assert_allclose(history[key], their_history[key], rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(logs[key], their_logs[key], rtol=1e-4, atol=1e-4)
