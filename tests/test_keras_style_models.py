@@ -275,3 +275,21 @@ def test_losses_by_output_name_with_weights():
         for key in history:
             np.testing.assert_allclose(history[key], their_history[key], rtol=1e-4, atol=1e-4)
             np.testing.assert_allclose(logs[key], their_logs[key], rtol=1e-4, atol=1e-4)
+
+
+def test_a_layer_that_cannot_run_on_zeros_still_joins_a_sequential():
+    class Picky(gated.layers.Layer):
+        def call(self, inputs):
+            if not bool((inputs != 0).all()):
+                raise ValueError("zeros are not allowed")
+            return inputs * 2.0
+
+    model = gated.Sequential([gated.Input((3,)), gated.layers.Dense(3), Picky(),
+                              gated.layers.Dense(1)])
+    assert model.inputs is None  # no symbolic graph, but the model runs
+    x = np.ones((2, 3), "float32")
+    dense, _, head = model.layers
+    torch.nn.init.ones_(dense.kernel)
+    with torch.no_grad():
+        want = head(2.0 * dense(torch.as_tensor(x)))
+    np.testing.assert_allclose(model.predict(x, verbose=0), want.numpy(), rtol=1e-6)

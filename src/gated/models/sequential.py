@@ -130,11 +130,17 @@ class Sequential(Model):
         dtype = None if first.casts_integer_inputs or type(first).__name__ != "Embedding" \
             else "int64"
         x = inputs = Input(batch_shape=input_shape, dtype=dtype)
-        for layer in self._layers:
-            x = layer(x)
-            if isinstance(x, list):
-                x = x[0]
-            self._symbolic_nodes.append(x.node)
+        try:
+            for layer in self._layers:
+                x = layer(x)
+                if isinstance(x, list):
+                    x = x[0]
+                self._symbolic_nodes.append(x.node)
+        except Exception:  # noqa: BLE001 - a layer that cannot run symbolically: no graph
+            for node in self._symbolic_nodes:
+                node.layer._inbound_nodes.remove(node)
+            self._symbolic_nodes = []
+            return
         self._symbolic_io = (inputs, x)
 
     @property
