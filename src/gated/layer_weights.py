@@ -143,7 +143,8 @@ class WeightsMixin:
                 items = [(name if k == old else k, p) for k, p in params.items()]
                 params.clear()
                 params.update(items)
-        elif self.__dict__.get("_modules") is not None and _holds_modules(value):
+        elif name != "_init_kwargs" and self.__dict__.get("_modules") is not None \
+                and _holds_modules(value):
             # Keras tracks layers held in lists and dicts; torch needs a container for them.
             value = nn.ModuleList(value) if isinstance(value, (list, tuple)) \
                 else nn.ModuleDict(value)
