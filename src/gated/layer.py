@@ -17,7 +17,6 @@ What a Keras user expects of every layer lives here once:
 from __future__ import annotations
 
 import inspect
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -25,93 +24,14 @@ import torch
 from torch import nn
 
 from gated._checks import check_positive_int, check_rate, to_snake_case  # noqa: F401
+from gated._layer_utils import _NAME_COUNTS, dtype_name, resolve_dtype, unique_name  # noqa: F401
+from gated.keras_tensor import KerasTensor, Node, format_shape, map_structure  # noqa: F401
+from gated.keras_tensor import flatten as _flatten
+from gated.layer_weights import WeightsMixin, get_regularizer, loss_state
 from gated.serialization import register_builtin
 
-_NAME_COUNTS: dict[str, int] = defaultdict(int)
 
-_DTYPES = {
-    "float32": torch.float32,
-    "float64": torch.float64,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "int32": torch.int32,
-    "int64": torch.int64,
-}
-
-
-def unique_name(base: str) -> str:
-    """Keras naming: the first `lstm` is 'lstm', then 'lstm_1', 'lstm_2', ..."""
-    count = _NAME_COUNTS[base]
-    _NAME_COUNTS[base] += 1
-    return base if count == 0 else f"{base}_{count}"
-
-
-def resolve_dtype(dtype: Any) -> torch.dtype:
-    if dtype is None:
-        return torch.get_default_dtype()
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if isinstance(dtype, str) and dtype in _DTYPES:
-        return _DTYPES[dtype]
-    raise ValueError(
-        f"Argument `dtype` must be one of {sorted(_DTYPES)} or a torch.dtype, received {dtype!r}."
-    )
-
-
-def dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).replace("torch.", "")
-
-
-def format_shape(shape: Any) -> str:
-    if shape is None:
-        return "None"
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
-        ",)" if len(shape) == 1 else ")"
-    )
-
-
-class Node:
-    """One recorded layer call of the functional API: the layer, its inputs, its kwargs."""
-
-    def __init__(self, layer: Any, inputs: Any, call_kwargs: dict | None = None) -> None:
-        self.layer = layer
-        self.inputs = inputs
-        self.call_kwargs = call_kwargs or {}
-
-
-class KerasTensor:
-    """A symbolic tensor: a shape and dtype, plus the layer call (`node`) that produced it.
-
-    `gated.layers.Input(shape=...)` returns one; calling a layer on it records the call so that
-    `gated.models.Model(inputs, outputs)` can replay the graph on real tensors.
-    """
-
-    def __init__(self, shape: tuple, dtype: Any = None, node: Node | None = None,
-                 index: int = 0, name: str | None = None) -> None:
-        self.shape = tuple(shape)
-        self.dtype = dtype or torch.get_default_dtype()
-        self.node = node
-        self.index = index
-        self.name = name
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def __repr__(self) -> str:
-        return f"<KerasTensor shape={format_shape(self.shape)}, name={self.name}>"
-
-
-def _flatten(x) -> list:
-    if isinstance(x, (list, tuple)):
-        out = []
-        for item in x:
-            out.extend(_flatten(item))
-        return out
-    return [x]
-
-
-class Layer(nn.Module):
+class Layer(WeightsMixin, nn.Module):
     """Base class of every gated layer.
 
     Args:
@@ -130,19 +50,25 @@ class Layer(nn.Module):
     """
 
     supports_masking = False
+    #: Whether integer inputs are cast to the layer's float dtype first (Keras' float layers).
+    casts_integer_inputs = False
     input_ndim: int | None = None
     min_ndim: int | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Keras semantics: calling `layer.build(shape)` yourself also marks the layer built.
         super().__init_subclass__(**kwargs)
-        if cls.__module__.startswith("gated."):
+        cls._builtin = cls.__module__.startswith("gated.")
+        if cls._builtin:
             register_builtin(cls)  # gated's own classes are found by name when loading
+        # Keras' `call` is torch's `forward`: a class that defines `call` runs it.
+        cls._forward_is_call = "call" in cls.__dict__ and "forward" not in cls.__dict__
+        if cls._forward_is_call:
+            cls.forward = cls.__dict__["call"]
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_marks_built", False):
             def wrapped(self, input_shape=None, _build=build):
-                if input_shape is not None and not isinstance(input_shape, tuple):
-                    input_shape = tuple(input_shape)
+                input_shape = _normalize_shape(input_shape)
                 _build(self, input_shape)
                 self.built = True
                 if input_shape is not None:
@@ -155,6 +81,7 @@ class Layer(nn.Module):
     def __init__(self, name: str | None = None, trainable: bool = True, dtype: Any = None,
                  input_shape: Any = None, batch_input_shape: Any = None,
                  batch_size: int | None = None, input_dim: int | None = None,
+                 activity_regularizer: Any = None, autocast: bool = True,
                  **kwargs: Any) -> None:
         if kwargs:
             raise TypeError(
@@ -177,6 +104,10 @@ class Layer(nn.Module):
         else:
             self._batch_input_shape = None
         self._trainable = bool(trainable)
+        self.activity_regularizer = get_regularizer(activity_regularizer)
+        self.autocast = bool(autocast)
+        self._losses: list[torch.Tensor] = []
+        self._inbound_nodes: list[Node] = []
         sig = inspect.signature(self.forward).parameters
         self._call_takes_mask = "mask" in sig
         self._call_takes_training = "training" in sig
@@ -200,21 +131,8 @@ class Layer(nn.Module):
         for module in self.modules():
             if isinstance(module, Layer):
                 module._trainable = self._trainable
-            frozen = getattr(module, "_frozen_weights", ())
-            for name, p in module.named_parameters(recurse=False):
-                p.requires_grad_(self._trainable and name not in frozen)
-
-    @property
-    def weights(self) -> list[nn.Parameter]:
-        return list(self.parameters())
-
-    @property
-    def trainable_weights(self) -> list[nn.Parameter]:
-        return [p for p in self.parameters() if p.requires_grad]
-
-    @property
-    def non_trainable_weights(self) -> list[nn.Parameter]:
-        return [p for p in self.parameters() if not p.requires_grad]
+            for p in module.parameters(recurse=False):
+                p.requires_grad_(self._trainable and getattr(p, "_created_trainable", True))
 
     @property
     def input_shape(self) -> tuple | None:
@@ -227,33 +145,21 @@ class Layer(nn.Module):
         return self.compute_output_shape(self._build_input_shape)
 
     # ------------------------------------------------------------------ building
-    def add_weight(self, name: str, shape: tuple, initializer: Any = "zeros",
-                   trainable: bool = True) -> nn.Parameter:
-        """Create, initialise and register a parameter (Keras' `add_weight`)."""
-        from gated import initializers
-
-        tensor = torch.empty(*shape, dtype=self._dtype)
-        initializers.get(initializer)(tensor)
-        param = nn.Parameter(tensor, requires_grad=trainable and self._trainable)
-        if not trainable:  # stays frozen whatever `layer.trainable` becomes
-            self._frozen_weights = {*getattr(self, "_frozen_weights", ()), name}
-        self.register_parameter(name, param)
-        return param
-
     def build(self, input_shape: tuple) -> None:
         """Create the weights for inputs of `input_shape` (batch axis included)."""
 
     def _maybe_build(self, input_shape: tuple) -> None:
         if self.built:
             return
-        input_shape = tuple(input_shape)
-        self._check_rank(input_shape)
+        input_shape = _normalize_shape(input_shape)
+        if isinstance(input_shape, tuple):
+            self._check_rank(input_shape)
         self.build(input_shape)
         self._build_input_shape = input_shape
         self.built = True
 
     def compute_output_shape(self, input_shape: tuple) -> Any:
-        return tuple(input_shape)
+        return _normalize_shape(input_shape)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         return mask if self.supports_masking else None
@@ -291,7 +197,7 @@ class Layer(nn.Module):
         if isinstance(x, (torch.Tensor, KerasTensor)) or x is None:
             return x
         if isinstance(x, (list, tuple)) and any(
-            isinstance(v, (torch.Tensor, KerasTensor)) for v in _flatten(x)
+            isinstance(v, (torch.Tensor, KerasTensor, np.ndarray)) for v in _flatten(x)
         ):
             return type(x)(self._to_tensor(v) for v in x)
         arr = np.asarray(x)
@@ -299,17 +205,47 @@ class Layer(nn.Module):
             return torch.as_tensor(arr, dtype=self._dtype)
         return torch.as_tensor(arr)
 
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        """Keras' name for the computation (`forward` in torch): either may be defined."""
+        for klass in type(self).__mro__:
+            if not (isinstance(klass, type) and issubclass(klass, Layer)):
+                break
+            forward = klass.__dict__.get("forward")
+            if forward is not None and not klass.__dict__.get("_forward_is_call", False):
+                return forward(self, *args, **kwargs)
+        raise NotImplementedError(
+            f"Layer '{self.name}' ({type(self).__name__}) does not define `call(inputs)` "
+            "(or torch's `forward`)."
+        )
+
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         inputs = self._to_tensor(inputs)
-        if any(isinstance(t, KerasTensor) for t in _flatten(inputs)):
-            return self._symbolic_call(inputs, *args, **kwargs)
+        if not (isinstance(inputs, torch.Tensor) and not kwargs) and any(
+                isinstance(t, KerasTensor)
+                for t in _flatten(inputs) + _flatten(list(kwargs.values()))):
+            from gated._symbolic import symbolic_call
+
+            cls = type(self)
+            return symbolic_call(
+                self, inputs, args, kwargs,
+                infer_shapes=not self._builtin
+                and cls.compute_output_shape is Layer.compute_output_shape,
+                own_mask=cls.compute_mask is not Layer.compute_mask)
         self._maybe_build(self._shape_of(inputs))
         first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        if self.casts_integer_inputs and isinstance(first, torch.Tensor) \
+                and not first.dtype.is_floating_point:
+            # Keras casts integer inputs of float layers (Dense, recurrent) to the layer dtype.
+            mask_in = getattr(first, "_keras_mask", None)
+            first = first.to(self._dtype)
+            if mask_in is not None:
+                first._keras_mask = mask_in
+            inputs = [first, *inputs[1:]] if isinstance(inputs, (list, tuple)) else first
         if isinstance(first, torch.Tensor):
             self._check_input(tuple(first.shape))
         mask = kwargs.pop("mask", None)
-        if mask is None and isinstance(first, torch.Tensor):
-            mask = getattr(first, "_keras_mask", None)
+        if mask is None:
+            mask = self._incoming_mask(inputs)
         if self._call_takes_mask:
             kwargs["mask"] = mask
         if self._call_takes_training:
@@ -318,84 +254,84 @@ class Layer(nn.Module):
                 kwargs["training"] = self.training
         else:
             kwargs.pop("training", None)
-        outputs = super().__call__(inputs, *args, **kwargs)
-        out_mask = self.compute_mask(inputs, mask)
-        if out_mask is not None:
-            target = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-            if isinstance(target, torch.Tensor):
-                target._keras_mask = out_mask
+        if _CALL_DEPTH[0] == 0 and loss_state.pending:
+            self._clear_losses()  # Keras: losses are those of the latest outermost call
+        _CALL_DEPTH[0] += 1
+        try:
+            outputs = super().__call__(inputs, *args, **kwargs)
+        finally:
+            _CALL_DEPTH[0] -= 1
+        if self.activity_regularizer is not None:
+            for out in _flatten(outputs):
+                if isinstance(out, torch.Tensor):
+                    penalty = self.activity_regularizer(out)
+                    if out.ndim > 0:
+                        penalty = penalty / out.shape[0]
+                    self.add_loss(penalty)
+        self._set_output_masks(inputs, outputs, mask)
         return outputs
 
-    @staticmethod
-    def _shape_of(inputs: Any) -> tuple:
+    def _incoming_mask(self, inputs: Any) -> Any:
+        if isinstance(inputs, (list, tuple)) and not self._builtin:
+            masks = [getattr(t, "_keras_mask", None) for t in inputs]
+            return None if all(m is None for m in masks) else masks
+        first = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
+        return getattr(first, "_keras_mask", None) if isinstance(first, torch.Tensor) else None
+
+    def _set_output_masks(self, inputs: Any, outputs: Any, mask: Any) -> None:
+        """Keras' mask propagation: the i-th mask of `compute_mask` goes on the i-th output."""
+        if mask is None and type(self).compute_mask is Layer.compute_mask:
+            return  # the default passes the incoming mask on: there is none
+        flat = _flatten(outputs)
+        tensors = [t for t in flat if isinstance(t, torch.Tensor)]
+        if tensors and all(getattr(t, "_keras_mask", None) is not None for t in tensors):
+            return
+        out_mask = self.compute_mask(inputs, mask)
+        if out_mask is None:
+            return
+        for tensor, m in zip(flat, _flatten(out_mask), strict=False):
+            if isinstance(tensor, torch.Tensor) and m is not None \
+                    and getattr(tensor, "_keras_mask", None) is None:
+                tensor._keras_mask = m
+
+    def _shape_of(self, inputs: Any) -> Any:
+        if not self._builtin:  # Keras: build() sees the shapes of the whole first argument
+            return map_structure(lambda t: tuple(t.shape) if isinstance(t, torch.Tensor)
+                                 else None, inputs)
         if isinstance(inputs, (list, tuple)):
             return tuple(inputs[0].shape)
         return tuple(inputs.shape)
 
-    def _symbolic_call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        if args:
-            raise TypeError(
-                f"Layer '{self.name}': positional arguments after the inputs are not supported "
-                "in the functional API; pass them as keywords."
-            )
-        first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
-        self._maybe_build(first.shape)
-        self._check_input(first.shape)
-        out_shape = self.compute_output_shape(first.shape)
-        node = Node(self, inputs, kwargs)
-        if isinstance(out_shape, list):
-            return [KerasTensor(s, self._dtype, node, index=i, name=self.name)
-                    for i, s in enumerate(out_shape)]
-        return KerasTensor(out_shape, self._dtype, node, name=self.name)
+    # ------------------------------------------------------------------ graph & losses
+    @property
+    def input(self) -> Any:
+        """The symbolic input of the layer's first call in a functional graph (Keras)."""
+        return self._node_attribute("inputs", "input")
 
-    # ------------------------------------------------------------------ weights
-    def get_weights(self) -> list[np.ndarray]:
-        """The weights as NumPy arrays, in Keras order and layout."""
-        return [p.detach().cpu().numpy().copy() for p in self.parameters()]
+    @property
+    def output(self) -> Any:
+        """The symbolic output of the layer's first call in a functional graph (Keras)."""
+        return self._node_attribute("outputs", "output")
 
-    def set_weights(self, weights: list) -> None:
-        """Set weights from arrays in the order and shapes of `get_weights()`."""
-        if not self.built:
-            raise ValueError(
-                f"Layer '{self.name}' is not built yet, so it has no weights to set: call it on "
-                "data or `build(input_shape)` first."
+    def __getattr__(self, name: str) -> Any:
+        if name in ("input", "output"):  # the property raised: say why, not "no attribute"
+            raise AttributeError(
+                f"Layer '{self.__dict__.get('name')}' has never been called on a symbolic "
+                f"input (`Input`) and thus has no defined {name}."
             )
-        params = list(self.parameters())
-        if len(weights) != len(params):
-            raise ValueError(
-                f"Layer '{self.name}' expects a list of {len(params)} weight arrays (shapes "
-                f"{[tuple(p.shape) for p in params]}), received {len(weights)} arrays."
-            )
-        with torch.no_grad():
-            for i, (p, w) in enumerate(zip(params, weights, strict=True)):
-                w = torch.as_tensor(np.asarray(w), dtype=p.dtype)
-                if tuple(w.shape) != tuple(p.shape):
-                    raise ValueError(
-                        f"Layer '{self.name}' weight {i} has shape {tuple(p.shape)}, received "
-                        f"an array of shape {tuple(w.shape)}."
-                    )
-                p.copy_(w)
+        return super().__getattr__(name)
 
-    def count_params(self) -> int:
-        if not self.built:
-            raise ValueError(
-                f"Layer '{self.name}' is not built yet, so its weights do not exist: call it "
-                "on data or give `input_shape` first."
+    def _node_attribute(self, attr: str, what: str) -> Any:
+        nodes = self.__dict__.get("_inbound_nodes") or []
+        if not nodes:
+            raise AttributeError(
+                f"Layer '{self.name}' has never been called on a symbolic input (`Input`) and "
+                f"thus has no defined {what}."
             )
-        return sum(p.numel() for p in self.parameters())
-
-    def regularization_losses(self) -> list[torch.Tensor]:
-        """Penalties of the layer's regularizers (added to the loss by `fit`)."""
-        out = []
-        for attr, weight_names in getattr(self, "_regularized", {}).items():
-            reg = getattr(self, attr, None)
-            if reg is None:
-                continue
-            for wname in weight_names:
-                w = getattr(self, wname, None)
-                if w is not None:
-                    out.append(reg(w))
-        return out
+        value = getattr(nodes[0], attr)
+        if isinstance(value, (list, tuple)) and len(value) == 1:
+            return value[0]
+        return value
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
@@ -414,3 +350,15 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
+
+
+_CALL_DEPTH = [0]  # nesting of layer calls: losses are cleared at the outermost call
+
+
+def _normalize_shape(shape: Any) -> Any:
+    """A shape as a tuple, or shapes of several inputs as a list of tuples."""
+    if shape is None:
+        return None
+    if isinstance(shape, (list, tuple)) and any(isinstance(d, (list, tuple)) for d in shape):
+        return [_normalize_shape(d) for d in shape]
+    return tuple(shape)

@@ -32,6 +32,7 @@ from gated.layers.core import (
     Reshape,
 )
 from gated.layers.gru import GRU
+from gated.layers.lambda_layer import Lambda
 from gated.layers.lstm import LSTM
 from gated.layers.normalization import BatchNormalization
 from gated.layers.pooling import (
@@ -69,6 +70,7 @@ __all__ = [
     "Embedding", "Flatten", "GRU", "GRUCell", "Input", "InputLayer", "KerasTensor", "LSTM",
     "LSTMCell", "Layer", "LayerNormalization", "Masking", "Multiply", "RNN", "RepeatVector",
     "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+    "Lambda",
 ]
 __all__ += [  # convolutional layers (issue 10)
     "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNormalization",

@@ -35,6 +35,7 @@ class Dense(Layer):
 
     min_ndim = 2
     supports_masking = True
+    casts_integer_inputs = True
 
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
@@ -360,8 +361,11 @@ class _Merge(Layer):
             )
         if any(isinstance(t, KerasTensor) for t in inputs):
             shape = self.compute_output_shape([t.shape for t in inputs])
-            return KerasTensor(shape, inputs[0].dtype, Node(self, list(inputs), kwargs),
-                               name=self.name)
+            node = Node(self, list(inputs), kwargs)
+            out = KerasTensor(shape, inputs[0].dtype, node, name=self.name)
+            node.outputs = [out]
+            self._inbound_nodes.append(node)
+            return out
         return torch.nn.Module.__call__(self, list(inputs))
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
@@ -424,8 +428,10 @@ class InputLayer(Layer):
         super().__init__(name=name, dtype=dtype, batch_input_shape=batch_shape, **kwargs)
         self.built = True
         self._build_input_shape = tuple(batch_shape)
-        self.output = KerasTensor(self._build_input_shape, self.dtype, Node(self, []),
-                                  name=self.name)
+        node = Node(self, [])
+        node.outputs = [KerasTensor(self._build_input_shape, self.dtype, node,
+                                    name=self.name)]
+        self._inbound_nodes.append(node)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return inputs

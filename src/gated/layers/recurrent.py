@@ -102,7 +102,17 @@ class _UserCell(RNNCell):
     def recurrent_step(self, xw, states, recurrent_mask=None, training=False):
         fn = getattr(self.inner, "step", None) or getattr(self.inner, "call", None) \
             or self.inner
-        y, new = fn(xw, tuple(states))
+        takes_training = self.__dict__.get("_takes_training")
+        if takes_training is None:  # Keras passes `training` to a cell whose call takes it
+            try:
+                takes_training = "training" in inspect.signature(fn).parameters
+            except (TypeError, ValueError):
+                takes_training = False
+            self.__dict__["_takes_training"] = takes_training
+        if takes_training:
+            y, new = fn(xw, tuple(states), training=training)
+        else:
+            y, new = fn(xw, tuple(states))
         if isinstance(new, torch.Tensor):
             new = (new,)
         return y, tuple(new)
@@ -149,6 +159,7 @@ class RNN(Layer):
 
     input_ndim = 3
     supports_masking = True
+    casts_integer_inputs = True
 
     def __init__(self, cell: Any, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,

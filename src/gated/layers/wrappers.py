@@ -26,6 +26,7 @@ class Bidirectional(Layer):
 
     input_ndim = 3
     supports_masking = True
+    casts_integer_inputs = True
 
     def __init__(self, layer: Layer, merge_mode: str | None = "concat",
                  backward_layer: Layer | None = None, **kwargs: Any) -> None:

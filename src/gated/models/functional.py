@@ -57,10 +57,10 @@ class Graph:
                 raise ValueError(f"Model inputs must come from Input(...), received {t!r}.")
         self.nodes: list[Node] = []
         self._order(self.outputs)
-        self.layers: list[Layer] = []
-        for node in self.nodes:
-            if node.layer not in self.layers and not isinstance(node.layer, InputLayer):
-                self.layers.append(node.layer)
+        #: Every layer, the `InputLayer`s included, in Keras' order (`model.layers`).
+        self.all_layers: list[Layer] = self._keras_order()
+        self.layers: list[Layer] = [layer for layer in self.all_layers
+                                    if not isinstance(layer, InputLayer)]
         used_inputs = {id(t.node) for t in self.inputs}
         for node in self.nodes:
             if isinstance(node.layer, InputLayer) and id(node) not in used_inputs:
@@ -87,6 +87,38 @@ class Graph:
 
         for t in outputs:
             visit(t.node)
+
+    def _keras_order(self) -> list[Layer]:
+        """Keras' layer order: by depth from the outputs (deepest, the inputs, first), then by
+        the order a depth-first walk from the outputs first meets each layer."""
+        first_seen: dict[int, int] = {}
+        post_order: list[Node] = []
+        finished: set[int] = set()
+
+        def walk(node: Node) -> None:
+            if id(node) in finished:
+                return
+            first_seen.setdefault(id(node.layer), len(first_seen))
+            for t in _tensors_in(node.inputs) + _tensors_in(node.call_kwargs):
+                walk(t.node)
+            finished.add(id(node))
+            post_order.append(node)
+
+        for t in self.outputs:
+            walk(t.node)
+        node_depth: dict[int, int] = {}
+        layer_depth: dict[int, int] = {}
+        layers: dict[int, Layer] = {}
+        for node in reversed(post_order):
+            depth = max(node_depth.get(id(node), 0), layer_depth.get(id(node.layer), 0))
+            layer_depth[id(node.layer)] = depth
+            layers[id(node.layer)] = node.layer
+            node_depth[id(node)] = depth
+            for t in _tensors_in(node.inputs) + _tensors_in(node.call_kwargs):
+                parent = id(t.node)
+                node_depth[parent] = max(depth + 1, node_depth.get(parent, 0))
+        ordered = sorted(layers, key=lambda k: (-layer_depth[k], first_seen[k]))
+        return [layers[k] for k in ordered]
 
     @property
     def input_shapes(self) -> list[tuple]:
@@ -116,6 +148,9 @@ class Graph:
         node_out: dict[int, Any] = {}
         for i, (t, v) in enumerate(zip(self.inputs, values, strict=True)):
             self.check_input_shape(i, tuple(v.shape))
+            if isinstance(v, torch.Tensor) and not v.dtype.is_floating_point \
+                    and t.dtype.is_floating_point:
+                v = v.to(t.dtype)  # Keras converts each input to its `Input`'s dtype
             node_out[id(t.node)] = v
         for node in self.nodes:
             if id(node) in node_out:

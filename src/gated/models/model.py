@@ -20,9 +20,10 @@ import torch
 from gated._checks import to_snake_case
 from gated.layer import KerasTensor, Layer, unique_name
 from gated.models import data as data_utils
+from gated.models import trainer
 
 
-class Model(Layer):
+class Model(trainer.TrainerMixin, Layer):
     """A layer with training and inference routines.
 
     Args:
@@ -30,6 +31,12 @@ class Model(Layer):
         outputs: For the functional API, the `KerasTensor`(s) computed from `inputs`.
         name: Model name (default `'functional'`, `'sequential'`, or the class name).
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Model:
+        model = super().__new__(cls)
+        # Keras' automatic config of subclassed models: the constructor's keyword arguments.
+        model.__dict__["_init_kwargs"] = None if args else dict(kwargs)
+        return model
 
     def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
                  **kwargs: Any) -> None:
@@ -43,6 +50,11 @@ class Model(Layer):
         self.stop_training = False
         self.history = None
         self._metrics: list = []
+        self._output_losses: list | None = None
+        self._loss_weights: list[float] | None = None
+        self._loss_tracker = None
+        self._compile_metrics = None
+        self._last_loss_parts: dict[str, torch.Tensor] = {}
         self._compile_config: dict | None = None
         self._graph = None
         if inputs is not None or outputs is not None:
@@ -60,9 +72,36 @@ class Model(Layer):
     # ------------------------------------------------------------------ structure
     @property
     def layers(self) -> list[Layer]:
+        """The model's layers; a functional model lists its `InputLayer`s first, as Keras."""
         if self._graph is not None:
-            return list(self._graph.layers)
-        return [m for m in self.children() if isinstance(m, Layer)]
+            return list(self._graph.all_layers)
+        return _tracked_layers(self)
+
+    @property
+    def inputs(self) -> list[KerasTensor] | None:
+        """The symbolic inputs of a functional model (a list), as Keras' `model.inputs`."""
+        return list(self._graph.inputs) if self._graph is not None else None
+
+    @property
+    def outputs(self) -> list[KerasTensor] | None:
+        """The symbolic outputs of a functional model (a list), as Keras' `model.outputs`."""
+        return list(self._graph.outputs) if self._graph is not None else None
+
+    @property
+    def input(self) -> Any:
+        """The symbolic input (a list when the model has several), as Keras' `model.input`."""
+        if self._graph is None:
+            return super().input
+        inputs = self._graph.inputs
+        return inputs[0] if len(inputs) == 1 else list(inputs)
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output (a list when the model has several), as Keras' `model.output`."""
+        if self._graph is None:
+            return super().output
+        return self._graph.outputs[0] if self._graph.single_output \
+            else list(self._graph.outputs)
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """Find a layer by name or by index in `layers`."""
@@ -89,6 +128,40 @@ class Model(Layer):
     def _check_input(self, shape: tuple) -> None:
         if self._graph is not None:
             self._graph.check_input_shape(0, shape)
+
+    def build(self, input_shape: Any = None) -> None:
+        """Create the weights of a subclassed model by calling it once on zeros of
+        `input_shape` (batch axis included, `None` for unknown sizes), as Keras does."""
+        if self._graph is not None:
+            return
+        if input_shape is None:
+            raise ValueError(f"Model '{self.name}'.build() needs `input_shape`, e.g. "
+                             "(None, 10, 3), or a list of shapes for several inputs.")
+        many = isinstance(input_shape, list) and input_shape and \
+            isinstance(input_shape[0], (list, tuple))
+        shapes = [tuple(s) for s in input_shape] if many else [tuple(input_shape)]
+        zeros = [torch.zeros([1 if d is None else int(d) for d in s], dtype=self.dtype)
+                 for s in shapes]
+        self.built = True  # so that the trial call below does not build again
+        was_training = self.training
+        self.train(False)
+        try:
+            with torch.no_grad():
+                self(zeros if many else zeros[0])
+        finally:
+            self.train(was_training)
+            self._clear_losses()
+
+    def _maybe_build(self, input_shape: Any) -> None:
+        if self.built:
+            return
+        if self._graph is None and type(self).build is Model.build:
+            # A subclassed model without its own build(): the weights are created by the
+            # layers it calls, on this first call.
+            self.built = True
+            self._build_input_shape = input_shape
+            return
+        super()._maybe_build(input_shape)
 
     def compute_output_shape(self, input_shape: tuple) -> Any:
         if self._graph is not None:
@@ -137,18 +210,42 @@ class Model(Layer):
         from gated import metrics as metrics_module
 
         self.optimizer = optimizers.get(optimizer)
-        self.loss = losses.get(loss) if loss is not None else None
+        names = self.output_names
+        self._output_losses = trainer.output_losses(losses, loss, names)
+        if self._output_losses is not None and len(self._output_losses) == 1:
+            loss, self._output_losses = self._output_losses[0], None
+        if self._output_losses is not None:
+            self.loss = self._output_losses
+            self._loss_weights = trainer.output_weights(loss_weights, names)
+        else:
+            self.loss = losses.get(loss) if loss is not None else None
+            self._loss_weights = trainer.output_weights(loss_weights, ["output"])
         metrics = [] if metrics is None else metrics
         if isinstance(metrics, (str, dict)) or not isinstance(metrics, (list, tuple)):
             metrics = [metrics]
+        if metrics and self._output_losses is not None:
+            raise ValueError(
+                "compile(metrics=...) is not supported yet for models with several outputs "
+                f"({names}); per-output losses are logged as '<output>_loss'."
+            )
         self._metrics = [metrics_module.get(m, loss=self.loss) for m in metrics]
         self._metric_identifiers = list(metrics)
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self._compile_metrics = trainer.CompileMetrics(self._metrics) if self._metrics \
+            else None
         self.compiled = True
         self._compile_config = {
             "optimizer": optimizer if isinstance(optimizer, str) else None,
             "loss": loss if isinstance(loss, str) else None,
             "metrics": [m for m in metrics if isinstance(m, str)],
         }
+
+    @property
+    def output_names(self) -> list[str]:
+        """The names of the layers producing the outputs (Keras' `model.output_names`)."""
+        if self._graph is not None:
+            return [t.node.layer.name for t in self._graph.outputs]
+        return ["output"]
 
     def _assert_compiled(self, method: str, need_loss: bool = True) -> None:
         if not self.compiled:
@@ -165,10 +262,17 @@ class Model(Layer):
     def _prepare(self, x: Any, y: Any, sample_weight: Any, method: str,
                  check_finite: bool) -> tuple:
         names = self._graph.input_names if self._graph is not None else None
-        x = data_utils.to_arrays(x, "x", self.dtype, method, self.num_inputs, names,
+        n_in = self.num_inputs
+        if self._graph is None and not hasattr(self, "_layers") and isinstance(x, (list, tuple)) \
+                and x and all(isinstance(v, (np.ndarray, torch.Tensor)) for v in x):
+            n_in = len(x)  # a subclassed model called on a list of arrays (Keras' structure)
+        x = data_utils.to_arrays(x, "x", self.dtype, method, n_in, names,
                                  check_finite=check_finite)
         if y is not None:
-            y = data_utils.to_arrays(y, "y", self.dtype, method, check_finite=check_finite)
+            n_out = len(self._graph.outputs) if self._graph is not None else 1
+            y = data_utils.to_arrays(y, "y", self.dtype, method, n_out,
+                                     self.output_names if n_out > 1 else None,
+                                     check_finite=check_finite)
         if sample_weight is not None:
             sample_weight = data_utils.to_arrays(sample_weight, "sample_weight", self.dtype,
                                                  method)
@@ -204,22 +308,6 @@ class Model(Layer):
             self([t[:1] for t in x] if isinstance(x, list) else x[:1])
 
     # ------------------------------------------------------------------ steps
-    def _compute_loss(self, y: torch.Tensor, y_pred: Any,
-                      sample_weight: torch.Tensor | None) -> torch.Tensor:
-        mask = getattr(y_pred, "_keras_mask", None) if isinstance(y_pred, torch.Tensor) \
-            else None
-        if isinstance(y_pred, (list, tuple)):
-            raise ValueError(
-                "compile() received one loss but the model has several outputs; models with "
-                "several outputs are trained with a custom loop for now."
-            )
-        loss = self.loss(y, y_pred, sample_weight=sample_weight, mask=mask)
-        for layer in self.modules():
-            if isinstance(layer, Layer):
-                for penalty in layer.regularization_losses():
-                    loss = loss + penalty
-        return loss
-
     def _update_metrics(self, y: torch.Tensor, y_pred: torch.Tensor,
                         sample_weight: torch.Tensor | None) -> None:
         mask = getattr(y_pred, "_keras_mask", None)
@@ -233,7 +321,8 @@ class Model(Layer):
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        self._update_metrics(y, y_pred, sample_weight)
+        if self._metrics:
+            self._update_metrics(y, y_pred, sample_weight)
         return float(loss.detach())
 
     def _build_optimizer(self) -> None:
@@ -244,6 +333,9 @@ class Model(Layer):
     def _reset_metrics(self) -> None:
         for metric in self._metrics:
             metric.reset_state()
+        if self._custom_train_step():
+            for metric in self.metrics:
+                metric.reset_state()
 
     def _metric_logs(self) -> dict[str, float]:
         return {m.name: float(m.result()) for m in self._metrics}
@@ -279,7 +371,7 @@ class Model(Layer):
         """
         from gated import callbacks as callbacks_module
 
-        self._assert_compiled("fit")
+        self._assert_compiled("fit", need_loss=not self._custom_train_step())
         epochs = _check_int(epochs, "epochs", "fit", minimum=0)
         batch_size = data_utils.check_batch_size(batch_size, "fit")
         if not 0.0 <= float(validation_split) < 1.0:
@@ -352,26 +444,41 @@ class Model(Layer):
         self.stop_training = False
         cb.on_train_begin()
         try:
+            custom = self._custom_train_step()
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
                 cb.on_epoch_begin(epoch)
                 loss_sum, seen = 0.0, 0
+                part_sums: dict[str, float] = {}
+                logs: dict[str, float] = {}
                 for step, (xb, yb, wb) in enumerate(epoch_batches()):
-                    if yb is None:
+                    if yb is None and not custom:
                         raise ValueError(
                             "fit() needs targets: each batch of `x` must be (x, y) or "
                             "(x, y, sample_weight), received a batch without y."
                         )
                     cb.on_train_batch_begin(step)
+                    if custom:  # the user's train_step (Keras 3): its logs are the logs
+                        self.train()
+                        logs = trainer.flatten_logs(self.train_step(trainer.pack(xb, yb, wb)))
+                        cb.on_train_batch_end(step, logs)
+                        if self.stop_training:
+                            break
+                        continue
                     batch_loss = self._train_batch(xb, yb, wb)
                     size = data_utils.num_samples(xb)
                     loss_sum += batch_loss * size
                     seen += size
-                    logs = {"loss": loss_sum / seen, **self._metric_logs()}
+                    for key, value in self._last_loss_parts.items():
+                        part_sums[key] = part_sums.get(key, 0.0) + float(value) * size
+                    logs = {"loss": loss_sum / seen, **self._metric_logs(),
+                            **{k: v / seen for k, v in part_sums.items()}}
                     cb.on_train_batch_end(step, logs)
                     if self.stop_training:
                         break
-                epoch_logs = {"loss": loss_sum / max(seen, 1), **self._metric_logs()}
+                epoch_logs = dict(logs) if custom else {
+                    "loss": loss_sum / max(seen, 1), **self._metric_logs(),
+                    **{k: v / max(seen, 1) for k, v in part_sums.items()}}
                 if val_batches is not None and (epoch + 1) % validation_freq == 0:
                     val_logs = self._evaluate_batches(val_batches(), "validation_data")
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -388,7 +495,16 @@ class Model(Layer):
     def _evaluate_batches(self, batches: Any, name: str) -> dict[str, float]:
         self.eval()
         self._reset_metrics()
+        if type(self).test_step is not trainer.TrainerMixin.test_step:  # the user's (Keras 3)
+            for metric in self.metrics:
+                metric.reset_state()
+            logs: dict[str, float] = {}
+            with torch.no_grad():
+                for xb, yb, wb in batches:
+                    logs = trainer.flatten_logs(self.test_step(trainer.pack(xb, yb, wb)))
+            return logs
         total, count = 0.0, 0
+        parts: dict[str, float] = {}
         with torch.no_grad():
             for xb, yb, wb in batches:
                 if yb is None:
@@ -400,10 +516,14 @@ class Model(Layer):
                 size = data_utils.num_samples(xb)
                 total += float(self._compute_loss(yb, y_pred, wb)) * size
                 count += size
-                self._update_metrics(yb, y_pred, wb)
+                for key, value in self._last_loss_parts.items():
+                    parts[key] = parts.get(key, 0.0) + float(value) * size
+                if self._metrics:
+                    self._update_metrics(yb, y_pred, wb)
         if count == 0:
             raise ValueError(f"Argument `{name}` yielded no batch to evaluate on.")
-        return {"loss": total / count, **self._metric_logs()}
+        return {"loss": total / count, **self._metric_logs(),
+                **{k: v / count for k, v in parts.items()}}
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
                  verbose: Any = "auto", sample_weight: Any = None, steps: int | None = None,
@@ -513,7 +633,7 @@ class Model(Layer):
 
     # ------------------------------------------------------------------ weights
     def get_weights(self) -> list[np.ndarray]:
-        return [p.detach().cpu().numpy().copy() for p in self.parameters()]
+        return [p.detach().cpu().numpy().copy() for p in self._keras_weights()]
 
     def summary(self, line_length: int | None = None, positions: Any = None,
                 print_fn: Any = None, expand_nested: bool = False,
@@ -543,16 +663,48 @@ class Model(Layer):
 
     def get_config(self) -> dict:
         if self._graph is None:
-            raise NotImplementedError(
-                f"Model '{self.name}' is a subclassed model: override get_config() to save it."
-            )
+            return self._subclassed_config()
         return {"name": self.name, **self._graph.get_config()}
+
+    def _subclassed_config(self) -> dict:
+        """Keras 3's automatic config of a subclassed model: its constructor's keyword
+        arguments (JSON values only), its name, and the input shape it was built for."""
+        import inspect
+        import json
+
+        kwargs = self.__dict__.get("_init_kwargs")
+        try:
+            json.dumps(kwargs)
+        except (TypeError, ValueError):
+            kwargs = None
+        if kwargs is None:
+            raise NotImplementedError(
+                f"Model '{self.name}' is a subclassed model whose constructor arguments are not "
+                "plain JSON values (or are positional): override get_config() and "
+                "from_config() to save it."
+            )
+        config = dict(kwargs)
+        params = inspect.signature(type(self).__init__).parameters
+        if "name" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            config["name"] = self.name
+        shape = self._build_input_shape
+        if shape is not None:
+            config["build_input_shape"] = [list(s) for s in shape] \
+                if isinstance(shape, list) else list(shape)
+        return config
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> Model:
         from gated.models.functional import Graph
 
         config = dict(config)
+        if "layers" not in config:  # a subclassed model: its constructor arguments
+            shape = config.pop("build_input_shape", None)
+            model = cls(**config)
+            if shape is not None:
+                model.build([tuple(s) for s in shape]
+                            if shape and isinstance(shape[0], list) else tuple(shape))
+            return model
         inputs, outputs = Graph.from_config(config, custom_objects)
         return cls(inputs, outputs, name=config.get("name"))
 
@@ -562,6 +714,18 @@ class Model(Layer):
         for k, v in self.__dict__.items():
             setattr(clone, k, copy.deepcopy(v, memo))
         return clone
+
+
+def _tracked_layers(module: torch.nn.Module) -> list[Layer]:
+    """The layers a subclassed model holds, in attribute order; those in lists and dicts
+    (torch containers) count as the model's own, as Keras tracks them."""
+    out: list[Layer] = []
+    for child in module.children():
+        if isinstance(child, Layer):
+            out.append(child)
+        elif isinstance(child, (torch.nn.ModuleList, torch.nn.ModuleDict)):
+            out.extend(_tracked_layers(child))
+    return out
 
 
 def _check_int(value: Any, name: str, method: str, minimum: int = 0) -> int:

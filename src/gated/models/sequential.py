@@ -55,6 +55,13 @@ class Sequential(Model):
         if isinstance(layer, InputLayer):
             self._input_shape = layer._build_input_shape
             return
+        if isinstance(layer, torch.nn.Module) and not isinstance(layer, Layer) \
+                and not isinstance(getattr(layer, "name", None), str):
+            # A plain torch module gets a Keras-style name for summary() and get_layer().
+            from gated._checks import to_snake_case
+            from gated.layer import unique_name
+
+            layer.name = unique_name(to_snake_case(type(layer).__name__))
         if not isinstance(layer, torch.nn.Module):
             raise TypeError(
                 "Sequential.add() expects a layer (a gated.layers.Layer or torch.nn.Module), "
@@ -83,20 +90,84 @@ class Sequential(Model):
         return layer
 
     def _build_layers(self, input_shape: tuple) -> None:
-        shape = tuple(input_shape)
+        shape: Any = tuple(input_shape)
+        self._layer_output_shapes: list = []
         for layer in self._layers:
+            if shape is None:
+                self._layer_output_shapes.append(None)
+                continue
             if isinstance(layer, Layer):
                 layer._maybe_build(shape)
                 layer._check_input(shape)
-                shape = layer.compute_output_shape(shape)
-                if isinstance(shape, list):
-                    shape = shape[0]
+                if layer._builtin or \
+                        type(layer).compute_output_shape is not Layer.compute_output_shape:
+                    out = layer.compute_output_shape(shape)
+                else:  # a user layer without compute_output_shape: run it, as Keras traces
+                    out = _module_output_shape(layer, shape)
             else:
-                shape = None
-                break
+                out = _module_output_shape(layer, shape)
+            self._layer_output_shapes.append(out)
+            shape = out[0] if isinstance(out, list) else out
         self._build_input_shape = tuple(input_shape)
         self.built = True
         self._output_shape = shape
+        self._build_symbolic_graph(tuple(input_shape))
+
+    def _build_symbolic_graph(self, input_shape: tuple) -> None:
+        """Keras' Sequential is a functional graph from an `Input`: replay the layers on one,
+        so that `model.inputs`, `model.outputs` and each `layer.input` / `layer.output`
+        exist (for feature extractors: `Model(model.inputs, model.layers[1].output)`)."""
+        from gated.layers.core import Input
+
+        for node in getattr(self, "_symbolic_nodes", []):  # forget the previous build's
+            if node in node.layer._inbound_nodes:
+                node.layer._inbound_nodes.remove(node)
+        self._symbolic_nodes: list = []
+        self._symbolic_io: tuple | None = None
+        if not self._layers or not all(isinstance(layer, Layer) for layer in self._layers):
+            return
+        first = self._layers[0]
+        dtype = None if first.casts_integer_inputs or type(first).__name__ != "Embedding" \
+            else "int64"
+        x = inputs = Input(batch_shape=input_shape, dtype=dtype)
+        try:
+            for layer in self._layers:
+                x = layer(x)
+                if isinstance(x, list):
+                    x = x[0]
+                self._symbolic_nodes.append(x.node)
+        except Exception:  # noqa: BLE001 - a layer that cannot run symbolically: no graph
+            for node in self._symbolic_nodes:
+                node.layer._inbound_nodes.remove(node)
+            self._symbolic_nodes = []
+            return
+        self._symbolic_io = (inputs, x)
+
+    @property
+    def inputs(self) -> list | None:
+        io = getattr(self, "_symbolic_io", None)
+        return [io[0]] if io else None
+
+    @property
+    def outputs(self) -> list | None:
+        io = getattr(self, "_symbolic_io", None)
+        return [io[1]] if io else None
+
+    @property
+    def input(self) -> Any:
+        io = getattr(self, "_symbolic_io", None)
+        if not io:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined input: give "
+                                 "it an Input(...) or call build(input_shape).")
+        return io[0]
+
+    @property
+    def output(self) -> Any:
+        io = getattr(self, "_symbolic_io", None)
+        if not io:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined output: give "
+                                 "it an Input(...) or call build(input_shape).")
+        return io[1]
 
     def build(self, input_shape: tuple | None = None) -> None:
         """Create all weights for inputs of `input_shape` (batch axis included)."""
@@ -133,7 +204,11 @@ class Sequential(Model):
     def compute_output_shape(self, input_shape: tuple) -> Any:
         shape = tuple(input_shape)
         for layer in self._layers:
-            shape = layer.compute_output_shape(shape)
+            shape = layer.compute_output_shape(shape) if isinstance(layer, Layer) \
+                else _module_output_shape(layer, shape)
+            if shape is None:
+                raise ValueError(f"Model '{self.name}': the output shape of torch module "
+                                 f"'{layer.name}' could not be found.")
         return shape
 
     def forward(self, inputs: torch.Tensor, training: bool = False, mask: Any = None) -> Any:
@@ -165,3 +240,29 @@ class Sequential(Model):
             layer_config = {**layer_config, "config": dict(layer_config["config"])}
             model.add(deserialize(layer_config, custom_objects))
         return model
+
+
+def _module_output_shape(module: torch.nn.Module, shape: tuple) -> tuple | None:
+    """The output shape of a plain torch module, found by running it on zeros with two sizes
+    for the unknown axes (an axis that changes with them is unknown, `None`); None when the
+    module cannot run on such input."""
+    outs = []
+    was_training = module.training
+    module.train(False)
+    try:
+        for size in (2, 3):
+            dtype = next((p.dtype for p in module.parameters()), torch.get_default_dtype())
+            x = torch.zeros([size if d is None else int(d) for d in shape], dtype=dtype)
+            with torch.no_grad():
+                out = module(x)
+            if not isinstance(out, torch.Tensor):
+                return None
+            outs.append(tuple(out.shape))
+    except (RuntimeError, ValueError, TypeError, IndexError):
+        return None
+    finally:
+        module.train(was_training)
+    if len(outs[0]) != len(outs[1]):
+        return None
+    return tuple(None if k == 0 or a != b else a
+                 for k, (a, b) in enumerate(zip(*outs, strict=True)))

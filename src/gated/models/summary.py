@@ -27,19 +27,30 @@ def _rows(model: Any) -> tuple[list[list[str]], bool]:
     rows: list[list[str]] = []
     graph = getattr(model, "_graph", None)
     if graph is not None:
-        for node in graph.nodes:
+        # Keras' order: the model's layers (inputs first), each with its calls in this graph.
+        rank = {id(layer): k for k, layer in enumerate(graph.all_layers)}
+        nodes = sorted(graph.nodes, key=lambda n: rank.get(id(n.layer), len(rank)))
+        for node in nodes:
             layer = node.layer
-            outs = layer.compute_output_shape(layer._build_input_shape) \
-                if type(layer).__name__ != "InputLayer" else layer._build_input_shape
+            if node.outputs is not None:
+                shapes = [t.shape for t in node.outputs]
+                outs = shapes[0] if len(shapes) == 1 else shapes
+            else:
+                outs = layer.compute_output_shape(layer._build_input_shape)
             params = sum(p.numel() for p in layer.parameters())
             sources = [t for t in _inputs_of(node)]
-            connected = ", ".join(f"{t.node.layer.name}[0][{t.index}]" for t in sources) or "-"
+            connected = ", ".join(f"{t.node.layer.name}[{_node_index(t)}][{t.index}]"
+                                  for t in sources) or "-"
             rows.append([f"{layer.name} ({type(layer).__name__})", _shape_text(outs),
                          f"{params:,}", connected])
         return rows, True
     shape = model._input_shape if hasattr(model, "_input_shape") else None
-    for layer in model.layers:
-        if shape is not None and isinstance(layer, Layer):
+    known = getattr(model, "_layer_output_shapes", None)
+    for k, layer in enumerate(model.layers):
+        if known is not None and len(known) == len(model.layers) and model.built:
+            shape = known[k]
+            text = "?" if shape is None else _shape_text(shape)
+        elif shape is not None and isinstance(layer, Layer):
             shape = layer.compute_output_shape(shape)
             text = _shape_text(shape)
             if isinstance(shape, list):
@@ -50,6 +61,11 @@ def _rows(model: Any) -> tuple[list[list[str]], bool]:
         params = f"{sum(p.numel() for p in layer.parameters()):,}" if built else "0 (unbuilt)"
         rows.append([f"{layer.name} ({type(layer).__name__})", text, params])
     return rows, False
+
+
+def _node_index(tensor: Any) -> int:
+    nodes = getattr(tensor.node.layer, "_inbound_nodes", [])
+    return nodes.index(tensor.node) if tensor.node in nodes else 0
 
 
 def _inputs_of(node: Any) -> list:
