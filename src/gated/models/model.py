@@ -530,6 +530,18 @@ class Model(Layer):
 
         save_model(self, filepath, overwrite=overwrite)
 
+    def stream(self, batch_size: int = 1) -> Any:
+        """Streaming inference: `batch_size` independent streams fed one step (or chunk) at
+        a time with carried state; see `gated.runtime.stream.Stream`.
+
+        Example:
+            >>> stream = model.stream()
+            >>> y_t = stream.step(x_t)
+        """
+        from gated.runtime.stream import Stream
+
+        return Stream(self, batch_size=batch_size)
+
     def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
         """Save the weights alone as a `.safetensors` file, atomically."""
         from gated.models.saving import save_weights
