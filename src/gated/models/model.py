@@ -542,6 +542,25 @@ class Model(Layer):
 
         return Stream(self, batch_size=batch_size)
 
+    def export(self, filepath: Any, format: str = "onnx", verbose: Any = None,
+               input_signature: Any = None, step: bool = False, **kwargs: Any) -> Any:
+        """Export for inference (Keras 3's `export`): `format="onnx"` writes an ONNX model
+        (dynamic batch and time axes; `step=True`: the streaming step graph); see
+        `gated.export.onnx`.
+
+        Example:
+            >>> model.export("model.onnx", format="onnx")
+        """
+        if format != "onnx":
+            raise ValueError(f"Argument `format` of export() must be 'onnx', received "
+                             f"format={format!r} (a Keras file: model.save('x.keras')).")
+        from gated.export.onnx import export_onnx
+
+        path = export_onnx(self, filepath, step=step)
+        if verbose:
+            print(f"Saved artifact at '{path}'.")
+        return path
+
     def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
         """Save the weights alone as a `.safetensors` file, atomically."""
         from gated.models.saving import save_weights
