@@ -525,7 +525,18 @@ class Model(Layer):
         (print_fn or print)(text)
 
     def save(self, filepath: Any, overwrite: bool = True) -> None:
-        """Save config, weights and optimizer state to one zip file (no pickle), atomically."""
+        """Save config, weights and optimizer state to one zip file (no pickle), atomically.
+
+        A path ending in `.keras` gets a real Keras 3 file (config + `model.weights.h5`, no
+        optimizer state) that `keras.saving.load_model` reads, when every layer has a Keras
+        form (else a `ValueError` names the layer; save as `.gated`). See
+        `gated.export.keras_format`.
+        """
+        if str(filepath).endswith(".keras"):
+            from gated.export.keras_format import save_keras
+
+            save_keras(self, filepath, overwrite=overwrite)
+            return
         from gated.models.saving import save_model
 
         save_model(self, filepath, overwrite=overwrite)
