@@ -119,11 +119,27 @@ class RecurrentStage(Stage):
             k += n
         return out
 
+    def _paths(self, x: torch.Tensor) -> list:
+        """Each cell's exact single-step path for inputs like `x` (`gated.engine.step`'s
+        choice, resolved once per dtype: the per-call dispatch costs as much as a small step)."""
+        key = (x.dtype, x.device)
+        if getattr(self, "_path_key", None) != key:
+            from gated.engine import dispatch
+
+            paths, dim = [], x
+            for cell in self.cells:
+                paths.append(dispatch._step_path(cell, dim))
+                dim = x.new_zeros(x.shape[0], int(cell.output_size))
+            self._path_cache, self._path_key = paths, key
+        return self._path_cache
+
     def _step(self, x: torch.Tensor, keep: Any, states: State) -> tuple[torch.Tensor, State]:
         y_prev = states[-1]
         new: State = []
-        for cell, cell_states in zip(self.cells, self._split(states), strict=True):
-            x, s = engines.step(cell, x, cell_states)
+        fast = not torch.is_grad_enabled()
+        paths = self._paths(x) if fast else [None] * len(self.cells)
+        for cell, path, cell_states in zip(self.cells, paths, self._split(states), strict=True):
+            x, s = path(cell, x, cell_states) if fast else engines.step(cell, x, cell_states)
             if keep is not None:
                 s = tuple(torch.where(_rows(keep, n), n, o)
                           for n, o in zip(s, cell_states, strict=True))
