@@ -117,9 +117,17 @@ def build(args: argparse.Namespace, tmp: Path) -> tuple[dict, Sequential]:
     tensor["torch.nn.LSTM (1 step)"] = stepper(torch_lstm(lstm), torch_zeros)
     from gated.export.quantize import quantize_dynamic
 
-    q = quantize_dynamic(model)
-    tensor["torch int8 nn.LSTM (1 step)"] = stepper(torch_lstm(q.parts[0].rnn), torch_zeros) \
-        if layers == 1 else stepper(torch_lstm(q.parts[0].rnn), torch_zeros)
+    rnns = [part.rnn for part in quantize_dynamic(model).parts]  # one int8 nn.LSTM per layer
+
+    def int8_stack(x, states):
+        x, new = x.unsqueeze(1), []
+        for k, rnn in enumerate(rnns):
+            x, (h, c) = rnn(x, states[2 * k:2 * k + 2])
+            new += [h, c]
+        return x, tuple(new)
+
+    tensor["torch int8 nn.LSTM (1 step)"] = stepper(
+        int8_stack, tuple(torch.zeros(1, 1, units) for _ in range(2 * layers)))
     arrays: dict[str, Callable] = {}
     model.save(tmp / "m.gated")
     import gated.runtime.numpy as rt
