@@ -110,3 +110,15 @@ def test_keras_errors_name_the_file_and_layer(tmp_path):
     conv.save(tmp_path / "c.keras")
     with pytest.raises(ValueError, match="c.keras.*'conv'"):
         load_model(tmp_path / "c.keras")
+
+
+def test_gated_export_command_writes_keras(tmp_path):
+    from gated.cli import main
+
+    model = Sequential([Input((None, D)), GRU(3, return_sequences=True), Dense(2)])
+    _randomize(model)
+    model.save(tmp_path / "m.gated")
+    assert main(["export", str(tmp_path / "m.gated"), str(tmp_path / "m.keras")]) == 0
+    x = _x(seed=7)
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras").predict(
+        x, verbose=0), model.predict(x, verbose=0), rtol=TOL, atol=TOL)
