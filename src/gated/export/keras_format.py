@@ -44,6 +44,15 @@ _KERAS_LSTM = {"input_gate": True, "forget_gate": True, "output_gate": True, "pe
 _DROP = ("initializer", "regularizer", "constraint")
 
 
+def _h5py() -> Any:
+    try:
+        import h5py
+    except ImportError as err:
+        raise ImportError("Keras .keras files need h5py: pip install 'gated[keras]' "
+                          "(or h5py).") from err
+    return h5py
+
+
 def _fail(path: Any, why: str) -> ValueError:
     return ValueError(f"Cannot load the Keras file '{path}': {why}.")
 
@@ -138,11 +147,10 @@ def load_keras(filepath: str | os.PathLike) -> Any:
         ValueError: the file is truncated, corrupted or not a `.keras` file, or a layer has
             no gated equivalent (the file and the layer are named).
     """
-    import h5py
-
     from gated.layers import Input
     from gated.models import Model, Sequential
 
+    h5py = _h5py()
     path = Path(filepath)
     members = _read_members(path)
     for required in ("config.json", "model.weights.h5"):
@@ -302,13 +310,12 @@ def save_keras(model: Any, filepath: str | os.PathLike, overwrite: bool = True) 
         NotExportable (a ValueError): a layer or option Keras 3 does not have (named), or a
             model that is not a `Sequential`.
     """
-    import h5py
-
     from gated.export.onnx_graph import NotExportable
     from gated.layers import Embedding
     from gated.models import Sequential
     from gated.models.saving import atomic_write
 
+    h5py = _h5py()
     if not isinstance(model, Sequential):
         raise NotExportable(f"Model '{model.name}': the .keras writer takes a Sequential model; "
                             "save other models as '.gated'.")
