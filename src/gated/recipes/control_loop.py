@@ -14,8 +14,12 @@ expert (which needs the true state), a PD controller on the noisy angle with a f
 difference for the velocity (the classical baseline), and no control; and per runtime the
 per-step latency p50/p99 and the deadline misses.
 
-Numbers reached (`gated example control-loop --quick`, 2-core shared VM, load ~13, 1 thread):
-see docs/edge.md for the table of the last run.
+Numbers reached (2-core shared VM, load average ~12, torch 2.13 CPU, 1 thread, one run):
+`gated example control-loop`: RMS tracking error 0.355 rad for the LSTM (all three runtimes,
+the same trajectory), 0.361 for the full-state expert, 0.350 for the filtered PD, 0.621 with
+no control; step latency p50 159 us (torch stream), 88 us (NumPy), 94 us (ONNX Runtime) when
+paced by sleeps, no missed 10 ms deadline. `--quick`: 0.511 (LSTM), 0.462, 0.447, 0.806.
+The table is in docs/edge.md.
 """
 
 from __future__ import annotations
