@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
+from gated.export.errors import NotExportable
+
+__all__ = ["GraphBuilder", "NotExportable", "float_input", "int_input"]
+
 #: ONNX opset of the exported graphs (LayerNormalization needs 17).
 OPSET = 17
 IR_VERSION = 8
-
-
-class NotExportable(ValueError):
-    """A layer or option that has no ONNX form here (the message names it)."""
 
 
 class GraphBuilder:

@@ -161,7 +161,7 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
     filepath = Path(filepath)
     members = _read_zip(filepath)
     if "model.weights.h5" in members and "model.weights.safetensors" not in members:
-        from gated.export.keras_format import load_keras  # a Keras 3 .keras file
+        from gated.export.keras_read import load_keras  # a Keras 3 .keras file
 
         return load_keras(filepath)
 
