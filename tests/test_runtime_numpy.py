@@ -167,3 +167,12 @@ def test_runs_without_importing_torch(tmp_path):
     assert run.returncode == 0, run.stderr
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), model.predict(x, verbose=0),
                                rtol=TOL, atol=TOL)
+
+
+def test_go_backwards_predicts_as_torch(tmp_path):
+    model, numpy_model = _saved(tmp_path, Masking(), LSTM(4, go_backwards=True,
+                                                           return_sequences=True),
+                                GRU(3, go_backwards=True))
+    x = _x(7)
+    np.testing.assert_allclose(numpy_model.predict(x), model.predict(x, verbose=0),
+                               rtol=TOL, atol=TOL)

@@ -243,3 +243,17 @@ def test_a_restarted_process_continues_the_stream_exactly(tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 5)
     with pytest.raises(ValueError, match="bad.safetensors"):
         stream.load_state(tmp_path / "bad.safetensors")
+
+
+def test_a_layer_called_twice_keeps_one_state_per_call():
+    inputs = Input((None, D))
+    shared = LSTM(4, return_sequences=True, name="shared")
+    first = shared(inputs)
+    second = shared(Dense(4)(first))
+    model = Model(inputs, second)
+    _randomize(model)
+    x = _x(13)
+    stream = model.stream(B)
+    np.testing.assert_allclose(_stepwise(stream, x), model.predict(x, verbose=0),
+                               rtol=TOL, atol=TOL)
+    assert {"shared.output", "shared@3.output"} <= set(stream.state_dict())

@@ -129,7 +129,14 @@ class NumpyModel:
                 x, keep = layer.predict(x, keep)
                 continue
             states = [np.zeros(s, np.float32) for s in layer.state_shapes(len(x)).values()]
-            x, keep, _ = layer.run(x, keep, states)
+            if getattr(layer, "go_backwards", False):
+                # outputs in processing order and the mask passed on unchanged, as in gated
+                # and Keras
+                x, out_keep, _ = layer.scan(x[:, ::-1], None if keep is None
+                                            else keep[:, ::-1], states)
+                keep = None if out_keep is None else keep
+            else:
+                x, keep, _ = layer.run(x, keep, states)
             if layer.collapses:
                 x = x[:, -1]
         return x

@@ -100,6 +100,8 @@ class Stream:
             tensors = node.inputs if isinstance(node.inputs, (list, tuple)) else [node.inputs]
             sources = [index[id(t.node)] for t in tensors]
             stage = make_stage(node.layer)
+            if any(other.name == stage.name for _, other, _, _ in plan):
+                stage.name = f"{stage.name}@{k}"  # a layer called twice: one state per call
             by = next((collapsed[s] for s in sources if collapsed[s]), None)
             self._check_order(stage, by)
             collapsed[k] = stage.name if stage.collapses else by
