@@ -96,10 +96,17 @@ def test_gated_save_keras_is_a_real_keras_file(tmp_path):
 
 
 def test_keras_errors_name_the_file_and_layer(tmp_path):
+    from gated.export.keras_format import save_keras
+
     peephole = Sequential([Input((None, D)), LSTM(3, variant="peephole", name="peep")])
     with pytest.raises(ValueError, match="'peep'.*peephole"):
-        peephole.save(tmp_path / "p.keras")
+        save_keras(peephole, tmp_path / "p.keras")
     assert not (tmp_path / "p.keras").exists()
+    with pytest.warns(UserWarning, match="'peep'.*gated's own format"):
+        peephole.save(tmp_path / "p.keras")  # a Keras-style checkpoint name still saves
+    x = _x(seed=8)
+    np.testing.assert_allclose(load_model(tmp_path / "p.keras").predict(x, verbose=0),
+                               peephole.predict(x, verbose=0), rtol=TOL, atol=TOL)
     good = Sequential([Input((None, D)), LSTM(3)])
     good.save(tmp_path / "g.keras")
     data = (tmp_path / "g.keras").read_bytes()

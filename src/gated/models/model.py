@@ -528,15 +528,23 @@ class Model(Layer):
         """Save config, weights and optimizer state to one zip file (no pickle), atomically.
 
         A path ending in `.keras` gets a real Keras 3 file (config + `model.weights.h5`, no
-        optimizer state) that `keras.saving.load_model` reads, when every layer has a Keras
-        form (else a `ValueError` names the layer; save as `.gated`). See
-        `gated.export.keras_format`.
+        optimizer state) that `keras.saving.load_model` reads, when the model is a
+        `Sequential` whose every layer has a Keras form; otherwise gated's own format is
+        written under that name with a warning naming the reason (`load_model` reads both).
+        See `gated.export.keras_format`.
         """
         if str(filepath).endswith(".keras"):
+            from gated.export.errors import NotExportable
             from gated.export.keras_format import save_keras
 
-            save_keras(self, filepath, overwrite=overwrite)
-            return
+            try:
+                save_keras(self, filepath, overwrite=overwrite)
+                return
+            except NotExportable as err:
+                import warnings
+
+                warnings.warn(f"{err} Wrote gated's own format to '{filepath}' instead: "
+                              "gated.models.load_model reads it, Keras cannot.", stacklevel=2)
         from gated.models.saving import save_model
 
         save_model(self, filepath, overwrite=overwrite)
