@@ -118,6 +118,12 @@ def test_bidirectional_models_equal_onnxruntime(merge_mode):
                   Bidirectional(LSTM(3, proj_size=2), merge_mode=merge_mode), Dense(1)))
 
 
+def test_go_backwards_layers_equal_onnxruntime():
+    _check(_model(LSTM(4, go_backwards=True, return_sequences=True),
+                  LSTM(3, layer_norm=True, go_backwards=True, return_sequences=True),
+                  GRU(3, go_backwards=True)))
+
+
 def test_embedding_model_equals_onnxruntime():
     model = Sequential([Input((None,), dtype="int64"), Embedding(11, 4), LSTM(5), Dense(2)])
     ids = np.random.default_rng(3).integers(0, 11, (3, 7))

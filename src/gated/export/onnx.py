@@ -146,16 +146,22 @@ class _Walker:
         if not seq:
             raise NotExportable(f"Layer '{layer.name}' needs a sequence input, but the layer "
                                 "before it returns only its last output.")
-        if layer.go_backwards:
-            raise NotExportable(f"Layer '{layer.name}': go_backwards=True outside "
-                                "Bidirectional has no ONNX export here.")
+        if layer.go_backwards and self.step:
+            raise NotExportable(f"Layer '{layer.name}': go_backwards=True reads the sequence "
+                                "from its end and cannot stream.")
         if layer.return_state:
             raise NotExportable(f"Layer '{layer.name}': return_state=True has no ONNX export "
                                 "here (export a step graph, step=True, for the states).")
-        ys, finals = self.run_cells(layer, self.g.node("Transpose", [x], perm=_PERM), False)
-        if layer.return_sequences:
-            return self.g.node("Transpose", [ys], perm=_PERM), True
-        return finals[0], False
+        g = self.g
+        ys, finals = self.run_cells(layer, g.node("Transpose", [x], perm=_PERM),
+                                    layer.go_backwards)
+        if not layer.return_sequences:
+            return finals[0], False
+        if layer.go_backwards:  # gated returns the outputs in processing order: reversed time
+            big = np.iinfo(np.int64).max
+            ys = g.node("Slice", [ys, g.const([-1], np.int64), g.const([-big], np.int64),
+                                  g.const([0], np.int64), g.const([-1], np.int64)])
+        return g.node("Transpose", [ys], perm=_PERM), True
 
     def bidirectional(self, layer: Any, x: str, seq: bool) -> tuple[str, bool]:
         if self.step:
