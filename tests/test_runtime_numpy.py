@@ -20,13 +20,17 @@ from gated.layers import (
     LSTM,
     RNN,
     Activation,
+    Add,
+    Average,
     Bidirectional,
+    Concatenate,
     Dense,
     Dropout,
     Embedding,
     Input,
     LayerNormalization,
     Masking,
+    Multiply,
     RepeatVector,
     SimpleRNN,
     TimeDistributed,
@@ -95,13 +99,28 @@ def test_embedding_with_mask_zero_predicts_and_streams(tmp_path):
     np.testing.assert_allclose(got, want, rtol=TOL, atol=TOL)
 
 
-def test_functional_chain_loads(tmp_path):
+def test_functional_models_load(tmp_path):
     inputs = Input((None, D))
     model = Model(inputs, Dense(2)(LSTM(4, variant="peephole")(inputs)))
     model.save(tmp_path / "f.gated")
     x = _x(4)
     np.testing.assert_allclose(rt.load(tmp_path / "f.gated").predict(x),
                                model.predict(x, verbose=0), rtol=TOL, atol=TOL)
+    masked = Masking()(inputs)
+    a = LSTM(4, return_sequences=True)(masked)
+    b = GRU(4, return_sequences=True)(masked)
+    merged = Concatenate()([Add()([a, b]), Average()([a, b]), Multiply()([a, b])])
+    dag = Model(inputs, Dense(2)(merged))
+    rng = np.random.default_rng(9)
+    dag.set_weights([rng.uniform(-0.6, 0.6, w.shape).astype(np.float32)
+                     for w in dag.get_weights()])
+    dag.save(tmp_path / "dag.gated")
+    loaded = rt.load(tmp_path / "dag.gated")
+    want = dag.predict(x, verbose=0)
+    np.testing.assert_allclose(loaded.predict(x), want, rtol=TOL, atol=TOL)
+    stream = loaded.stream(B)
+    got = np.stack([stream.step(x[:, t]) for t in range(T)], axis=1)
+    np.testing.assert_allclose(got, want, rtol=TOL, atol=TOL)
 
 
 def test_stream_equals_the_torch_stream_and_shares_its_state(tmp_path):

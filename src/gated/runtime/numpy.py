@@ -9,7 +9,8 @@
 
 Runs the LSTM family (every option), GRU, SimpleRNN and `RNN` of their cells (stacked too),
 `Bidirectional` (predict only), and `Dense`, `Embedding`, `TimeDistributed`, `Dropout`,
-`LayerNormalization`, `Activation`, `Masking`, in a `Sequential` model or a functional chain.
+`LayerNormalization`, `Activation`, `Masking`, `Add`, `Multiply`, `Average`, `Concatenate`,
+in a `Sequential` or a functional model (one input, each layer called once).
 Other layers raise `Unsupported` naming them. The stream's `state_dict()` uses the names of
 `gated.runtime.Stream`, so a state moves between the two runtimes.
 
@@ -67,40 +68,81 @@ def _read(path: Path) -> tuple[dict, dict]:
     return config, weights
 
 
-def _chain(config: dict, path: Path) -> tuple[list[dict], tuple]:
-    """The layer configs in order and the input shape, for Sequential or a functional chain."""
+def _refs(args: Any) -> tuple[list[str], bool]:
+    """The producer names in a saved node's `args`, and whether they form a list (a merge)."""
+    if isinstance(args, dict) and "__keras_tensor__" in args:
+        return [args["__keras_tensor__"][0]], False
+    if isinstance(args, list) and all(isinstance(a, dict) and "__keras_tensor__" in a
+                                      for a in args):
+        return [a["__keras_tensor__"][0] for a in args], True
+    raise ValueError(f"unexpected node arguments {args!r}")
+
+
+def _graph(config: dict, path: Path) -> tuple[list[dict], list, tuple, list[str]]:
+    """(layer configs in run order, their sources, input shape, output names) of a saved
+    Sequential or functional model; sources are `(names, is_list)`, None for the input."""
     cls, cfg = config.get("class_name"), config.get("config", {})
     if cls == "Sequential":
         shape = cfg.get("build_input_shape")
         if shape is None:
             raise ValueError(f"Cannot load the model file '{path}': no input shape saved.")
-        return list(cfg["layers"]), tuple(shape)
-    if cls in ("Model", "Functional"):
-        layers, previous, shape = [], None, None
-        for spec in cfg["layers"]:
-            if spec["class_name"] == "InputLayer":
-                shape = tuple(spec["config"]["batch_shape"])
-                previous = spec["name"]
-                continue
-            nodes = spec.get("inbound_nodes", [])
-            sources = json.dumps(nodes)
-            if len(nodes) != 1 or sources.count("__keras_tensor__") != 1 \
-                    or f'"{previous}"' not in sources:
-                raise Unsupported(f"Layer '{spec['name']}' of '{path}': the NumPy runtime "
-                                  "runs functional models that are a chain of single-input "
-                                  "layers only.")
-            layers.append(spec)
-            previous = spec["name"]
-        return layers, shape
-    raise Unsupported(f"Model class {cls!r} of '{path}' is not supported by the NumPy runtime.")
+        specs = [s for s in cfg["layers"] if s["class_name"] != "InputLayer"]
+        sources = [([specs[k - 1]["config"]["name"]], False) if k else None
+                   for k in range(len(specs))]
+        return specs, sources, tuple(shape), [specs[-1]["config"]["name"]] if specs else []
+    if cls not in ("Model", "Functional"):
+        raise Unsupported(f"Model class {cls!r} of '{path}' is not supported by the NumPy "
+                          "runtime.")
+    inputs = [s for s in cfg["layers"] if s["class_name"] == "InputLayer"]
+    if len(inputs) != 1:
+        raise Unsupported(f"Model '{path}' has {len(inputs)} inputs; the NumPy runtime takes "
+                          "one.")
+    specs, sources = [], []
+    for spec in cfg["layers"]:
+        if spec["class_name"] == "InputLayer":
+            continue
+        nodes = spec.get("inbound_nodes", [])
+        if len(nodes) != 1 or nodes[0].get("kwargs"):
+            raise Unsupported(f"Layer '{spec['name']}' of '{path}': the NumPy runtime runs "
+                              "layers called once, without call arguments.")
+        names, is_list = _refs(nodes[0]["args"])
+        names = [None if n == inputs[0]["name"] else n for n in names]
+        specs.append(spec)
+        sources.append((names, is_list))
+    outs = cfg["output_layers"]
+    outs = [outs] if outs and isinstance(outs[0], str) else outs
+    return specs, sources, tuple(inputs[0]["config"]["batch_shape"]), [o[0] for o in outs]
 
 
 class NumpyModel:
     """A saved model running on NumPy: `predict(x)` and `stream(batch_size)`."""
 
-    def __init__(self, layers: list, input_shape: tuple, name: str = "model") -> None:
+    def __init__(self, layers: list, input_shape: tuple, name: str = "model",
+                 sources: list | None = None, outputs: list[str] | None = None) -> None:
         self.layers, self.input_shape, self.name = layers, tuple(input_shape), name
         self.ids = input_shape is not None and len(input_shape) == 2
+        self.sources = sources or [([layers[k - 1].name], False) if k else None
+                                   for k in range(len(layers))]
+        self.outputs = outputs or [layers[-1].name]
+
+    def run(self, x: np.ndarray, keep: Any, apply: Any) -> Any:
+        """Feed `x` through the graph, `apply(layer, x, keep) -> (y, keep)` per layer."""
+        values: dict[Any, tuple] = {None: (x, keep)}
+        for layer, source in zip(self.layers, self.sources, strict=True):
+            if source is None:
+                xin, kin = x, keep
+            else:
+                names, is_list = source
+                got = [values[n] for n in names]
+                if is_list:
+                    xin = [v for v, _ in got]
+                    masks = [m for _, m in got if m is not None]
+                    kin = np.logical_and.reduce(masks) if masks else None
+                else:
+                    xin, kin = got[0]
+            values[layer.name] = apply(layer, xin, kin)
+        outs = [values[n][0] for n in self.outputs]
+        return outs[0] if len(outs) == 1 else outs
 
     def _check(self, x: Any, seq: bool, batch: int | None = None) -> np.ndarray:
         arr = np.asarray(x)
@@ -123,27 +165,27 @@ class NumpyModel:
         if batch_size is not None and batch_size < len(x):
             return np.concatenate([self.predict(x[k:k + batch_size])
                                    for k in range(0, len(x), batch_size)])
-        keep = None
-        for layer in self.layers:
-            if isinstance(layer, _Bidirectional):
-                x, keep = layer.predict(x, keep)
-                continue
-            states = [np.zeros(s, np.float32) for s in layer.state_shapes(len(x)).values()]
-            if getattr(layer, "go_backwards", False):
-                # outputs in processing order and the mask passed on unchanged, as in gated
-                # and Keras
-                x, out_keep, _ = layer.scan(x[:, ::-1], None if keep is None
-                                            else keep[:, ::-1], states)
-                keep = None if out_keep is None else keep
-            else:
-                x, keep, _ = layer.run(x, keep, states)
-            if layer.collapses:
-                x = x[:, -1]
-        return x
+        return self.run(x, None, _predict_layer)
 
     def stream(self, batch_size: int = 1) -> NumpyStream:
         """`batch_size` independent streams with carried state (see `NumpyStream`)."""
         return NumpyStream(self, batch_size)
+
+
+def _predict_layer(layer: Any, x: Any, keep: Any) -> tuple[Any, Any]:
+    """One layer over whole sequences (zero initial states)."""
+    if isinstance(layer, _Bidirectional):
+        return layer.predict(x, keep)
+    batch = len(x[0]) if isinstance(x, list) else len(x)
+    states = [np.zeros(s, np.float32) for s in layer.state_shapes(batch).values()]
+    if getattr(layer, "go_backwards", False):
+        # outputs in processing order and the mask passed on unchanged, as in gated and Keras
+        x, out_keep, _ = layer.scan(x[:, ::-1], None if keep is None else keep[:, ::-1],
+                                    states)
+        keep = None if out_keep is None else keep
+    else:
+        x, keep, _ = layer.run(x, keep, states)
+    return (x[:, -1] if layer.collapses else x), keep
 
 
 class NumpyStream:
@@ -227,9 +269,14 @@ class NumpyStream:
                 raise ValueError(f"Argument `mask` of step() must have shape {tuple(want)}, "
                                  f"received {keep.shape}.")
             keep = keep if seq else keep[:, None]
-        for layer in self.model.layers:
-            arr, keep, self._states[layer.name] = layer.run(arr, keep, self._states[layer.name])
-        return arr if seq else arr[:, 0]
+        def apply(layer: Any, x: Any, k: Any) -> tuple[Any, Any]:
+            y, k, self._states[layer.name] = layer.run(x, k, self._states[layer.name])
+            return y, k
+
+        out = self.model.run(arr, keep, apply)
+        if isinstance(out, list):
+            return out if seq else [o[:, 0] for o in out]
+        return out if seq else out[:, 0]
 
 
 def load(path: str | Path) -> NumpyModel:
@@ -245,7 +292,14 @@ def load(path: str | Path) -> NumpyModel:
     """
     path = Path(path)
     config, weights = _read(path)
-    specs, shape = _chain(config, path)
+    try:
+        specs, sources, shape, outputs = _graph(config, path)
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, Unsupported):
+            raise
+        raise ValueError(f"Cannot load the model file '{path}': invalid model config "
+                         f"({err}).") from None
     layers = [build_layer(spec, _weights_of(weights, spec["config"]["name"]))
-              for spec in specs if spec["class_name"] != "InputLayer"]
-    return NumpyModel(layers, shape, name=config.get("config", {}).get("name", "model"))
+              for spec in specs]
+    return NumpyModel(layers, shape, name=config.get("config", {}).get("name", "model"),
+                      sources=sources, outputs=outputs)

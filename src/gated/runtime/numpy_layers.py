@@ -7,6 +7,7 @@ Imports NumPy only.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -193,6 +194,14 @@ def build_layer(spec: dict, w: dict) -> _Layer:
     if cls == "LayerNormalization":
         gamma, beta, eps = w.get("gamma"), w.get("beta"), float(cfg.get("epsilon", 1e-3))
         return _Layer(name, lambda x: layer_norm(x, gamma, beta, eps))
+    if cls in ("Add", "Multiply", "Average"):
+        op = {"Add": np.add, "Multiply": np.multiply, "Average": np.add}[cls]
+        scale = 1.0 if cls != "Average" else None
+        return _Layer(name, lambda xs: functools.reduce(op, xs) * (
+            scale if scale is not None else 1.0 / len(xs)))
+    if cls == "Concatenate":
+        axis = int(cfg.get("axis", -1))
+        return _Layer(name, lambda xs: np.concatenate(xs, axis=axis))
     if cls == "Embedding":
         return _Embedding(name, w["embeddings"], bool(cfg.get("mask_zero", False)))
     if cls == "Masking":
@@ -213,4 +222,5 @@ def build_layer(spec: dict, w: dict) -> _Layer:
                               sub("backward_layer", "backward_layer"), cfg)
     raise Unsupported(f"{where} is not supported by the NumPy runtime (supported: LSTM, GRU, "
                       "SimpleRNN, RNN, Bidirectional, Dense, Embedding, TimeDistributed, "
-                      "Dropout, LayerNormalization, Activation, Masking).")
+                      "Dropout, LayerNormalization, Activation, Masking, Add, Multiply, "
+                      "Average, Concatenate).")
