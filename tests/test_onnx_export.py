@@ -24,6 +24,7 @@ from gated.layers import (
     Input,
     LayerNormalization,
     Masking,
+    RepeatVector,
     SimpleRNN,
     TimeDistributed,
 )
@@ -124,6 +125,36 @@ def test_go_backwards_layers_equal_onnxruntime():
                   GRU(3, go_backwards=True)))
 
 
+@pytest.mark.parametrize("layers", [
+    lambda: [LSTM(5, variant="cifg", return_sequences=True),
+             GRU(4, return_sequences=True, zero_output_for_mask=True),
+             SimpleRNN(3, return_sequences=True, go_backwards=True), LSTM(3, proj_size=2)],
+    lambda: [Bidirectional(GRU(3, reset_after=False, return_sequences=True)),
+             Bidirectional(LSTM(3, layer_norm=True), merge_mode="sum"), Dense(2)],
+], ids=["stack", "bidirectional"])
+def test_masked_models_equal_onnxruntime(layers):
+    model = _model(Masking(), *layers())
+    proto = to_onnx(model)
+    assert "Scan" in _ops(proto)
+    session = _session(proto)
+    x = np.random.default_rng(6).standard_normal((4, 7, D)).astype(np.float32)
+    x[0, :3] = 0.0  # leading, inner and trailing padding
+    x[1, 2:4] = 0.0
+    x[2, 5:] = 0.0
+    np.testing.assert_allclose(session.run(None, {"input": x})[0],
+                               model.predict(x, verbose=0), rtol=TOL, atol=TOL)
+
+
+def test_embedding_mask_zero_equals_onnxruntime():
+    model = Sequential([Input((None,), dtype="int64"), Embedding(11, 4, mask_zero=True),
+                        LSTM(5, return_sequences=True), GRU(3)])
+    ids = np.random.default_rng(7).integers(1, 11, (3, 7))
+    ids[0, :2] = 0
+    ids[2, 4:] = 0
+    got = _session(to_onnx(model)).run(None, {"input": ids})[0]
+    np.testing.assert_allclose(got, model.predict(ids, verbose=0), rtol=TOL, atol=TOL)
+
+
 def test_embedding_model_equals_onnxruntime():
     model = Sequential([Input((None,), dtype="int64"), Embedding(11, 4), LSTM(5), Dense(2)])
     ids = np.random.default_rng(3).integers(0, 11, (3, 7))
@@ -156,9 +187,11 @@ def test_step_graph_streams_with_state_inputs(tmp_path):
 
 
 def test_bad_input_is_named(tmp_path):
-    model = _model(Masking(), LSTM(3, name="rec"))
-    with pytest.raises(NotExportable, match="masking"):
+    model = _model(LSTM(3), RepeatVector(2, name="again"), LSTM(2))
+    with pytest.raises(NotExportable, match="'again'"):
         to_onnx(model)
+    with pytest.raises(NotExportable, match="masks are not supported in the streaming step"):
+        to_onnx(_model(Masking(), LSTM(3)), step=True)
     good = _model(LSTM(3))
     with pytest.raises(ValueError, match="format='tf'"):
         good.export(tmp_path / "m", format="tf")

@@ -4,7 +4,8 @@ The whole-sequence graph takes `input (batch, time, features)` (int64 `(batch, t
 model starting with an `Embedding`) with dynamic batch and time axes. The standard LSTM, GRU
 and SimpleRNN become ONNX's `LSTM`/`GRU`/`RNN` operators (peepholes via `P`, CIFG via
 `input_forget`, the 1997 squashings via `ScaledTanh`, a missing gate as a saturated one); every
-other LSTM variant becomes a `Scan` over its step in standard operators. `step=True` exports a
+other LSTM variant, and every recurrent layer under a mask (`Masking`, `mask_zero=True`),
+becomes a `Scan` over its step in standard operators. `step=True` exports a
 streaming step instead: input `x (batch, features)`, one input per carried state named as in
 `Stream.state_dict()` (`'<layer>.cell<k>.state<j>'`, zeros to start), and outputs `output`
 and the next states `'<name>_next'`.
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from onnx import TensorProto
 
 from gated.export.onnx_graph import (
     GraphBuilder,
@@ -32,15 +34,17 @@ _PERM = [1, 0, 2]
 
 
 class _Walker:
-    """Converts layers one by one; `step` mode reads the recurrent states from graph inputs."""
+    """Converts layers one by one; `step` mode reads the recurrent states from graph inputs.
+
+    A value is `(tensor, is a sequence (batch, time, ...), step mask (batch, time) or None)`.
+    """
 
     def __init__(self, g: GraphBuilder, step: bool) -> None:
         self.g, self.step = g, step
         self.state_inputs: list = []
         self.state_outputs: list[tuple[str, str]] = []
 
-    # value: (tensor name, is a sequence (batch, time, ...))
-    def layer(self, layer: Any, value: Any) -> tuple[str, bool]:
+    def layer(self, layer: Any, value: Any) -> tuple[str, bool, Any]:
         from gated.layers import (
             RNN,
             Activation,
@@ -50,28 +54,29 @@ class _Walker:
             Embedding,
             Flatten,
             LayerNormalization,
+            Masking,
             TimeDistributed,
         )
 
         g = self.g
         if isinstance(value, list):
             return self.merge(layer, value)
-        x, seq = value
+        x, seq, keep = value
         if isinstance(layer, RNN):
-            return self.recurrent(layer, x, seq)
+            return self.recurrent(layer, x, seq, keep)
         if isinstance(layer, Bidirectional):
-            return self.bidirectional(layer, x, seq)
+            return self.bidirectional(layer, x, seq, keep)
         if isinstance(layer, TimeDistributed):
             return self.layer(layer.layer, value)
         if isinstance(layer, Dense):
             y = g.matmul(x, g.weight(f"{layer.name}_kernel", _np(layer.kernel)))
             if layer.use_bias:
                 y = g.add(y, g.weight(f"{layer.name}_bias", _np(layer.bias)))
-            return g.activation(self._act(layer), y, f"Layer '{layer.name}'"), seq
+            return g.activation(self._act(layer), y, f"Layer '{layer.name}'"), seq, keep
         if isinstance(layer, Activation):
-            return g.activation(self._act(layer), x, f"Layer '{layer.name}'"), seq
+            return g.activation(self._act(layer), x, f"Layer '{layer.name}'"), seq, keep
         if isinstance(layer, Dropout):
-            return x, seq
+            return x, seq, keep
         if isinstance(layer, LayerNormalization):
             dim = int(layer.input_features)
             gamma = g.weight(f"{layer.name}_gamma", _np(layer.gamma)) if layer.scale \
@@ -79,20 +84,37 @@ class _Walker:
             beta = g.weight(f"{layer.name}_beta", _np(layer.beta)) if layer.center \
                 else g.const(np.zeros(dim))
             return g.node("LayerNormalization", [x, gamma, beta], axis=-1,
-                          epsilon=layer.epsilon), seq
+                          epsilon=layer.epsilon), seq, keep
+        if isinstance(layer, Masking):
+            self._no_mask_in_step(layer)
+            differs = g.node("Cast", [g.node("Not", [g.node("Equal", [
+                x, g.const(layer.mask_value)])])], to=TensorProto.FLOAT)
+            keep = g.node("Cast", [g.node("ReduceMax", [differs], axes=[-1], keepdims=0)],
+                          to=TensorProto.BOOL)
+            return g.mul(x, self._as_float(keep)), seq, keep
         if isinstance(layer, Embedding):
-            if layer.mask_zero:
-                raise NotExportable(f"Layer '{layer.name}' (Embedding): mask_zero=True masks "
-                                    "the following layers, which the ONNX export does not do.")
             table = g.weight(f"{layer.name}_embeddings", _np(layer.embeddings))
-            return g.node("Gather", [table, x], axis=0), seq
+            y = g.node("Gather", [table, x], axis=0)
+            if layer.mask_zero:
+                self._no_mask_in_step(layer)
+                keep = g.node("Not", [g.node("Equal", [x, g.const(0, np.int64)])])
+            return y, seq, keep
         if isinstance(layer, Flatten) and not seq:
-            return g.node("Flatten", [x], axis=1), seq
+            return g.node("Flatten", [x], axis=1), seq, None
         raise NotExportable(f"Layer '{layer.name}' ({type(layer).__name__}) has no ONNX export "
                             "(supported: LSTM, GRU, SimpleRNN, RNN of their cells, "
                             "Bidirectional, Dense, TimeDistributed, Activation, Dropout, "
-                            "LayerNormalization, Embedding, Add, Multiply, Average, "
+                            "LayerNormalization, Embedding, Masking, Add, Multiply, Average, "
                             "Concatenate).")
+
+    def _no_mask_in_step(self, layer: Any) -> None:
+        if self.step:
+            raise NotExportable(f"Layer '{layer.name}': masks are not supported in the "
+                                "streaming step graph (feed only real steps to it).")
+
+    def _as_float(self, keep: str) -> str:
+        """A `(batch, time)` boolean mask as `(batch, time, 1)` floats."""
+        return _unsqueeze(self.g, self.g.node("Cast", [keep], to=TensorProto.FLOAT), -1)
 
     @staticmethod
     def _act(layer: Any) -> str:
@@ -104,28 +126,35 @@ class _Walker:
                                 "exported to ONNX.")
         return name
 
-    def merge(self, layer: Any, values: list, kind: str | None = None) -> tuple[str, bool]:
+    def merge(self, layer: Any, values: list, kind: str | None = None) -> tuple[str, bool, Any]:
         g, kind = self.g, kind or type(layer).__name__
-        names = [v for v, _ in values]
+        names = [v for v, _, _ in values]
         seq = values[0][1]
+        masks = [m for _, _, m in values if m is not None]
+        keep = masks[0] if masks else None
+        for other in masks[1:]:
+            keep = g.node("And", [keep, other])
         if kind == "Add" or kind == "Average":
             y = g.node("Sum", names)
-            return (g.scale(y, 1.0 / len(names)) if kind == "Average" else y), seq
+            return (g.scale(y, 1.0 / len(names)) if kind == "Average" else y), seq, keep
         if kind == "Multiply":
             y = names[0]
             for other in names[1:]:
                 y = g.mul(y, other)
-            return y, seq
+            return y, seq, keep
         if kind == "Concatenate":
-            return g.node("Concat", names, axis=int(getattr(layer, "axis", -1))), seq
+            return g.node("Concat", names, axis=int(getattr(layer, "axis", -1))), seq, keep
         raise NotExportable(f"Layer '{layer.name}' ({kind}) has no ONNX export.")
 
     def _cells(self, layer: Any) -> list:
         parts = getattr(layer.cell, "sequence_parts", lambda training: None)(False)
         return list(parts) if parts is not None else [layer.cell]
 
-    def run_cells(self, layer: Any, x_tm: str, reverse: bool) -> tuple[str, list[str]]:
+    def run_cells(self, layer: Any, x_tm: str, reverse: bool,
+                  keep: Any = None) -> tuple[str, list[str]]:
         g, finals = self.g, []
+        keep_tm = None if keep is None else _unsqueeze(g, g.node("Transpose", [keep],
+                                                                 perm=[1, 0]), 2)
         for k, cell in enumerate(self._cells(layer)):
             init = None
             if self.step:
@@ -135,14 +164,25 @@ class _Walker:
                     self.state_inputs.append(float_input(name, ["batch", int(size)]))
                     init.append(name)
             x_tm, last = cell_converter(cell)(g, cell, x_tm, init, reverse,
-                                              f"{layer.name}_cell{k}")
+                                              f"{layer.name}_cell{k}", keep_tm)
             if self.step:
                 self.state_outputs += [(f"{layer.name}.cell{k}.state{j}_next", s)
                                        for j, s in enumerate(last)]
             finals = last
         return x_tm, finals
 
-    def recurrent(self, layer: Any, x: str, seq: bool) -> tuple[str, bool]:
+    def _sequence_out(self, layer: Any, ys: str, keep: Any, flip: bool) -> str:
+        g = self.g
+        if flip:  # gated returns a go_backwards layer's outputs in processing order
+            big = np.iinfo(np.int64).max
+            ys = g.node("Slice", [ys, g.const([-1], np.int64), g.const([-big], np.int64),
+                                  g.const([0], np.int64), g.const([-1], np.int64)])
+        y = g.node("Transpose", [ys], perm=_PERM)
+        if keep is not None and layer.zero_output_for_mask:
+            y = g.mul(y, self._as_float(keep))
+        return y
+
+    def recurrent(self, layer: Any, x: str, seq: bool, keep: Any) -> tuple[str, bool, Any]:
         if not seq:
             raise NotExportable(f"Layer '{layer.name}' needs a sequence input, but the layer "
                                 "before it returns only its last output.")
@@ -152,35 +192,30 @@ class _Walker:
         if layer.return_state:
             raise NotExportable(f"Layer '{layer.name}': return_state=True has no ONNX export "
                                 "here (export a step graph, step=True, for the states).")
-        g = self.g
-        ys, finals = self.run_cells(layer, g.node("Transpose", [x], perm=_PERM),
-                                    layer.go_backwards)
+        ys, finals = self.run_cells(layer, self.g.node("Transpose", [x], perm=_PERM),
+                                    layer.go_backwards, keep)
         if not layer.return_sequences:
-            return finals[0], False
-        if layer.go_backwards:  # gated returns the outputs in processing order: reversed time
-            big = np.iinfo(np.int64).max
-            ys = g.node("Slice", [ys, g.const([-1], np.int64), g.const([-big], np.int64),
-                                  g.const([0], np.int64), g.const([-1], np.int64)])
-        return g.node("Transpose", [ys], perm=_PERM), True
+            return finals[0], False, None
+        return self._sequence_out(layer, ys, keep, layer.go_backwards), True, keep
 
-    def bidirectional(self, layer: Any, x: str, seq: bool) -> tuple[str, bool]:
+    def bidirectional(self, layer: Any, x: str, seq: bool, keep: Any) -> tuple[str, bool, Any]:
         if self.step:
             raise NotExportable(f"Layer '{layer.name}' (Bidirectional) cannot stream: its "
                                 "backward direction needs the future of the sequence.")
         if layer.return_state or layer.merge_mode is None:
             raise NotExportable(f"Layer '{layer.name}': Bidirectional with return_state=True "
                                 "or merge_mode=None has no ONNX export here.")
-        g = self.g
-        x_tm = g.node("Transpose", [x], perm=_PERM)
+        x_tm = self.g.node("Transpose", [x], perm=_PERM)
         outs = []
         for sub, reverse in ((layer.forward_layer, False), (layer.backward_layer, True)):
-            ys, finals = self.run_cells(sub, x_tm, reverse)
-            outs.append(g.node("Transpose", [ys], perm=_PERM) if layer.return_sequences
+            ys, finals = self.run_cells(sub, x_tm, reverse, keep)
+            outs.append(self._sequence_out(sub, ys, keep, False) if layer.return_sequences
                         else finals[0])
         kinds = {"concat": "Concatenate", "sum": "Add", "mul": "Multiply", "ave": "Average"}
-        merged = self.merge(layer, [(o, layer.return_sequences) for o in outs],
+        out_keep = keep if layer.return_sequences else None
+        merged = self.merge(layer, [(o, layer.return_sequences, None) for o in outs],
                             kinds[layer.merge_mode])
-        return merged[0], layer.return_sequences
+        return merged[0], layer.return_sequences, out_keep
 
 
 def to_onnx(model: Any, step: bool = False) -> Any:
@@ -220,12 +255,12 @@ def to_onnx(model: Any, step: bool = False) -> Any:
     if step:
         x_name = g.reserve("x")
         graph_input = (int_input if ids else float_input)(x_name, ["batch", *features])
-        current = (_unsqueeze(g, x_name, 1), True)
+        current = (_unsqueeze(g, x_name, 1), True, None)
     else:
         x_name = g.reserve("input")
         graph_input = (int_input if ids else float_input)(x_name,
                                                           ["batch", "time", *features])
-        current = (x_name, True)
+        current = (x_name, True, None)
     values: dict[int, Any] = {}
     for node, layer in nodes:
         if isinstance(layer, InputLayer):
@@ -244,7 +279,7 @@ def to_onnx(model: Any, step: bool = False) -> Any:
                                         else inputs[0])
     results = [values[id(t.node)] for t in graph.outputs] if graph is not None else [current]
     outputs = []
-    for k, (name, seq) in enumerate(results):
+    for k, (name, seq, _) in enumerate(results):
         if step and seq:
             name = _squeeze(g, name, 1)
         out = g.reserve("output" if len(results) == 1 else f"output_{k}")
