@@ -152,6 +152,19 @@ def test_bad_files_and_unsupported_layers_are_named(tmp_path):
     (tmp_path / "cut.gated").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="cut.gated"):
         rt.load(tmp_path / "cut.gated")
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "m.gated") as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    config = json.loads(members["config.json"])
+    config["config"]["layers"][0]["config"]["name"] = "renamed"  # its weights now missing
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "odd.gated", "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    with pytest.raises(ValueError, match="odd.gated.*'renamed'"):
+        rt.load(tmp_path / "odd.gated")
     with pytest.raises(rt.Unsupported, match="'again'"):
         _saved(tmp_path, LSTM(3), RepeatVector(2, name="again"), LSTM(2))
     _, bi = _saved(tmp_path, Bidirectional(LSTM(3), name="bi"))

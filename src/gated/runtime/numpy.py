@@ -299,7 +299,16 @@ def load(path: str | Path) -> NumpyModel:
             raise
         raise ValueError(f"Cannot load the model file '{path}': invalid model config "
                          f"({err}).") from None
-    layers = [build_layer(spec, _weights_of(weights, spec["config"]["name"]))
-              for spec in specs]
+    layers = []
+    for spec in specs:
+        name = spec.get("config", {}).get("name", spec.get("class_name"))
+        try:
+            layers.append(build_layer(spec, _weights_of(weights, name)))
+        except Unsupported:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError) as err:
+            raise ValueError(f"Cannot load the model file '{path}': layer '{name}' has missing "
+                             f"or malformed weights or config ({type(err).__name__}: {err})."
+                             ) from None
     return NumpyModel(layers, shape, name=config.get("config", {}).get("name", "model"),
                       sources=sources, outputs=outputs)
