@@ -149,6 +149,16 @@ def load_keras(filepath: str | os.PathLike) -> Any:
         config = json.loads(members["config.json"])
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise _fail(path, f"invalid JSON ({err})") from None
+    try:
+        model, built = _build_model(config, path, Input, Sequential, Model)
+    except (KeyError, IndexError, TypeError) as err:
+        raise _fail(path, f"invalid model config ({type(err).__name__}: {err})") from None
+    _load_weights(members, built, path, h5py)
+    return model
+
+
+def _build_model(config: dict, path: Path, Input: Any, Sequential: Any,
+                 Model: Any) -> tuple[Any, list]:
     cls, cfg = config.get("class_name"), config.get("config", {})
     specs = cfg.get("layers", [])
     if cls == "Sequential":
@@ -165,6 +175,10 @@ def load_keras(filepath: str | os.PathLike) -> Any:
         built = model.layers
     else:
         raise _fail(path, f"model class {cls!r} is not supported (Sequential or functional)")
+    return model, built
+
+
+def _load_weights(members: dict, built: list, path: Path, h5py: Any) -> None:
     try:
         weights = h5py.File(io.BytesIO(members["model.weights.h5"]), "r")
     except OSError as err:
@@ -187,7 +201,6 @@ def load_keras(filepath: str | os.PathLike) -> Any:
                                   f"{[w.shape for w in own]}, the file holds "
                                   f"{[v.shape for v in values]}")
             layer.set_weights(values)
-    return model
 
 
 def _functional(cfg: dict, path: Path, Input: Any, Model: Any) -> Any:
