@@ -129,3 +129,28 @@ def test_gated_export_command_writes_keras(tmp_path):
     x = _x(seed=7)
     np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras").predict(
         x, verbose=0), model.predict(x, verbose=0), rtol=TOL, atol=TOL)
+
+
+def test_gated_functional_model_saves_as_keras(tmp_path):
+    from gated.export.errors import NotExportable
+    from gated.export.keras_format import save_keras
+    from gated.layers import Concatenate
+    from gated.models import Model
+
+    inputs = Input((None, D))
+    a = LSTM(4, return_sequences=True)(inputs)
+    b = GRU(4, return_sequences=True)(inputs)
+    model = Model(inputs, Dense(2)(LSTM(3)(Concatenate()([a, b]))))
+    _randomize(model)
+    model.save(tmp_path / "f.keras")
+    x = _x(seed=9)
+    want = model.predict(x, verbose=0)
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "f.keras").predict(
+        x, verbose=0), want, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(load_model(tmp_path / "f.keras").predict(x, verbose=0), want,
+                               rtol=TOL, atol=TOL)
+    # two LSTMs on parallel branches: Keras would name their weights by its own order
+    twin = Model(inputs, Concatenate()([LSTM(3, name="left")(inputs),
+                                        LSTM(3, name="right")(inputs)]))
+    with pytest.raises(NotExportable, match="'left' and 'right'"):
+        save_keras(twin, tmp_path / "twin.keras")

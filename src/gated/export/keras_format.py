@@ -8,8 +8,8 @@ layer's class in snake case, numbered `_1`, `_2`, ... from its second occurrence
 Keras' weight shapes and order, so weights map one to one.
 
 Supported layers: LSTM, GRU, SimpleRNN, Dense, Dropout, Activation, LayerNormalization,
-Embedding, Masking, TimeDistributed, Bidirectional, Flatten, RepeatVector (in a `Sequential` or
-a functional model when loading; a `Sequential` when writing). Initializers, regularizers and
+Embedding, Masking, TimeDistributed, Bidirectional, Flatten, RepeatVector and the merges, in a
+`Sequential` or a functional model. Initializers, regularizers and
 constraints are not carried (they do not change inference). A gated-only option (peepholes,
 variants, layer norm in a cell, ...) has no Keras form: writing it raises naming the layer.
 Needs `h5py` (installed with Keras).
@@ -52,6 +52,7 @@ _KEYS = {
     "RepeatVector": ("n",),
     "TimeDistributed": ("layer",),
     "Bidirectional": ("layer", "backward_layer", "merge_mode"),
+    "Add": (), "Multiply": (), "Average": (), "Concatenate": ("axis",),
 }
 _RNN_CLASSES = ("LSTM", "GRU", "SimpleRNN")
 
@@ -107,38 +108,106 @@ def _write_layer(group: Any, layer: Any) -> None:
             own.create_dataset(str(k), data=w)
 
 
+def _functional_config(model: Any) -> tuple[dict, list]:
+    """Keras 3's Functional config of a gated functional model, and its layers in Keras'
+    order (InputLayer first). Raises when Keras' weight-file names could not be matched: two
+    weighted layers of one class on parallel branches."""
+    graph = model._graph
+    if len(graph.inputs) != 1:
+        raise NotExportable(f"Model '{model.name}': the .keras writer takes one input.")
+    ancestors: dict[int, set[int]] = {}
+    entries, ordered, seen = [], [], set()
+    for node in graph.nodes:
+        layer = node.layer
+        if id(layer) in seen:
+            raise NotExportable(f"Layer '{layer.name}' is called more than once; the .keras "
+                                "writer takes layers called once.")
+        seen.add(id(layer))
+        tensors = node.inputs if isinstance(node.inputs, (list, tuple)) else [node.inputs]
+        ancestors[id(node)] = set().union(*[{id(t.node)} | ancestors[id(t.node)]
+                                            for t in tensors]) if tensors else set()
+        ordered.append((node, layer))
+        if type(layer).__name__ == "InputLayer":
+            shape = [None if d is None else int(d) for d in graph.inputs[0].shape]
+            entries.append({"module": "keras.layers", "class_name": "InputLayer",
+                            "registered_name": None, "name": layer.name, "inbound_nodes": [],
+                            "config": {"batch_shape": shape, "name": layer.name,
+                                       "dtype": "float32", "sparse": False,
+                                       "ragged": False}})
+            continue
+        if set(node.call_kwargs) - {"training", "mask"}:
+            raise NotExportable(f"Layer '{layer.name}' is called with arguments the .keras "
+                                "writer does not carry.")
+
+        def ref(t: Any) -> dict:
+            return {"class_name": "__keras_tensor__", "config": {
+                "shape": [None if d is None else int(d) for d in t.shape], "dtype": "float32",
+                "keras_history": [t.node.layer.name, 0, 0]}}
+
+        args = [[ref(t) for t in tensors]] if isinstance(node.inputs, (list, tuple)) \
+            else [ref(tensors[0])]
+        entry = keras_layer_config(layer)
+        entry.update(name=layer.name, inbound_nodes=[{"args": args, "kwargs": {}}])
+        entries.append(entry)
+    by_class: dict[str, list] = {}
+    for node, layer in ordered:
+        if layer.get_weights():
+            by_class.setdefault(type(layer).__name__, []).append((node, layer))
+    for group in by_class.values():
+        for (node_a, a), (node_b, b) in zip(group, group[1:], strict=False):
+            if id(node_a) not in ancestors[id(node_b)]:
+                raise NotExportable(f"Layers '{a.name}' and '{b.name}' ({type(a).__name__}) "
+                                    "run on parallel branches: Keras' weight file names them "
+                                    "by an order the .keras writer does not reproduce.")
+    refs = lambda ts: [[t.node.layer.name, 0, 0] for t in ts]  # noqa: E731
+    config = {"module": "keras.src.models.functional", "class_name": "Functional",
+              "registered_name": "Functional", "build_config": {"input_shape": None},
+              "config": {"name": model.name, "trainable": True, "layers": entries,
+                         "input_layers": refs(graph.inputs)[0],
+                         "output_layers": refs(graph.outputs)[0] if graph.single_output
+                         else refs(graph.outputs)}}
+    return config, [layer for _, layer in ordered]
+
+
 def save_keras(model: Any, filepath: str | os.PathLike, overwrite: bool = True) -> Path:
-    """Write a built gated `Sequential` as a Keras 3 `.keras` file, atomically.
+    """Write a built gated `Sequential` or functional model as a Keras 3 `.keras` file,
+    atomically.
 
     Raises:
-        NotExportable (a ValueError): a layer or option Keras 3 does not have (named), or a
-            model that is not a `Sequential`.
+        NotExportable (a ValueError): a layer or option Keras 3 does not have (named), a
+            subclassed model, or a functional model whose weights Keras would name ambiguously
+            (two weighted layers of one class on parallel branches).
     """
     from gated.layers import Embedding
     from gated.models.saving import atomic_write
 
     h5py = _h5py()
-    if not isinstance(model, model_class("Sequential")):
-        raise NotExportable(f"Model '{model.name}': the .keras writer takes a Sequential model; "
-                            "save other models as '.gated'.")
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built: call it once before saving.")
-    shape = [None if d is None else int(d) for d in model._build_input_shape]
-    first = model.layers[0] if model.layers else None
-    input_layer = {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-                   "config": {"batch_shape": shape, "name": f"{model.name}_input",
-                              "dtype": "int32" if isinstance(first, Embedding) else "float32",
-                              "sparse": False, "ragged": False}}
-    layers = [input_layer] + [keras_layer_config(layer) for layer in model.layers]
-    config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
-              "config": {"name": model.name, "trainable": True, "dtype": "float32",
-                         "layers": layers, "build_input_shape": shape},
-              "build_config": {"input_shape": shape}}
+    if getattr(model, "_graph", None) is not None:
+        config, weighted = _functional_config(model)
+    elif isinstance(model, model_class("Sequential")):
+        shape = [None if d is None else int(d) for d in model._build_input_shape]
+        first = model.layers[0] if model.layers else None
+        input_layer = {"module": "keras.layers", "class_name": "InputLayer",
+                       "registered_name": None,
+                       "config": {"batch_shape": shape, "name": f"{model.name}_input",
+                                  "dtype": "int32" if isinstance(first, Embedding)
+                                  else "float32", "sparse": False, "ragged": False}}
+        layers = [input_layer] + [keras_layer_config(layer) for layer in model.layers]
+        config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
+                  "config": {"name": model.name, "trainable": True, "dtype": "float32",
+                             "layers": layers, "build_input_shape": shape},
+                  "build_config": {"input_shape": shape}}
+        weighted = list(model.layers)
+    else:
+        raise NotExportable(f"Model '{model.name}' ({type(model).__name__}): the .keras writer "
+                            "takes Sequential and functional models; save it as '.gated'.")
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         f.create_group("vars").attrs["name"] = model.name
         group, used = f.create_group("layers"), {}
-        for layer in model.layers:
+        for layer in weighted:
             base = to_snake_case(type(layer).__name__)
             used[base] = used.get(base, -1) + 1
             _write_layer(group.create_group(base if not used[base] else

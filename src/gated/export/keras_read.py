@@ -19,7 +19,8 @@ import numpy as np
 
 SUPPORTED = ("LSTM", "GRU", "SimpleRNN", "Dense", "Dropout", "Activation",
              "LayerNormalization", "Embedding", "Masking", "TimeDistributed", "Bidirectional",
-             "Flatten", "RepeatVector", "InputLayer")
+             "Flatten", "RepeatVector", "Add", "Multiply", "Average", "Concatenate",
+             "InputLayer")
 _DROP = ("initializer", "regularizer", "constraint")
 
 

@@ -528,8 +528,8 @@ class Model(Layer):
         """Save config, weights and optimizer state to one zip file (no pickle), atomically.
 
         A path ending in `.keras` gets a real Keras 3 file (config + `model.weights.h5`, no
-        optimizer state) that `keras.saving.load_model` reads, when the model is a
-        `Sequential` whose every layer has a Keras form; otherwise gated's own format is
+        optimizer state) that `keras.saving.load_model` reads, when the model (Sequential
+        or functional) and its every layer have a Keras form; otherwise gated's own format is
         written under that name with a warning naming the reason (`load_model` reads both).
         See `gated.export.keras_format`.
         """
