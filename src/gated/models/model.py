@@ -573,8 +573,11 @@ class Model(Layer):
         if format != "onnx":
             raise ValueError(f"Argument `format` of export() must be 'onnx', received "
                              f"format={format!r} (a Keras file: model.save('x.keras')).")
-        from gated.export.onnx import export_onnx
-
+        try:
+            from gated.export.onnx import export_onnx
+        except ImportError as err:
+            raise ImportError(f"ONNX export needs the onnx package: pip install 'gated[onnx]' "
+                              f"({err}).") from err
         path = export_onnx(self, filepath, step=step)
         if verbose:
             print(f"Saved artifact at '{path}'.")
