@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 import torch
 
+from gated.export.layouts import lstm_to_onnx
 from gated.layers import LSTM, Bidirectional
 
 onnx = pytest.importorskip("onnx", reason="onnx is not installed")
@@ -33,35 +34,14 @@ from onnx import TensorProto, helper  # noqa: E402
 
 B, T, D, U = 3, 6, 4, 5
 TOL = 1e-5
-SATURATE = 50.0  # a bias that drives a sigmoid gate to exactly 1.0 in float32
 
 
 def onnx_weights(weights: list[np.ndarray], blocks: tuple[str, ...], gates: tuple[str, ...],
                  peephole: bool):
-    """gated (Keras layout, present blocks of i, f, c, o) -> ONNX W, R, B, P (i, o, f, c).
-
-    A gate that the gated cell does not have is always 1: zero weights and a saturating bias.
-    """
-    kernel, recurrent, bias = weights[:3]
-    u = recurrent.shape[0]
-    w_blocks = dict(zip(blocks, np.split(kernel, len(blocks), axis=1), strict=True))
-    r_blocks = dict(zip(blocks, np.split(recurrent, len(blocks), axis=1), strict=True))
-    b_blocks = dict(zip(blocks, np.split(bias, len(blocks)), strict=True))
-    p_rows = dict(zip(gates, weights[3], strict=True)) if peephole else {}
-    w_list, r_list, b_list, p_list = [], [], [], []
-    for name in "iofc":
-        if name in w_blocks:
-            w_list.append(w_blocks[name].T)
-            r_list.append(r_blocks[name].T)
-            b_list.append(b_blocks[name])
-        else:
-            w_list.append(np.zeros((u, kernel.shape[0])))
-            r_list.append(np.zeros((u, u)))
-            b_list.append(np.full(u, SATURATE))
-    for name in "iof":
-        p_list.append(p_rows.get(name, np.zeros(u)))
-    return (np.concatenate(w_list), np.concatenate(r_list),
-            np.concatenate([np.concatenate(b_list), np.zeros(4 * u)]), np.concatenate(p_list))
+    """gated (Keras layout, present blocks of i, f, c, o) -> ONNX W, R, B, P (i, o, f, c), by
+    `gated.export.layouts.lstm_to_onnx` (a gate the cell lacks: zero weights, bias 50)."""
+    return lstm_to_onnx(weights[0], weights[1], weights[2], blocks, gates,
+                        weights[3] if peephole else None)
 
 
 def fill_forget_with_noise(w, r, b, p, rng):

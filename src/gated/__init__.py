@@ -27,6 +27,7 @@ _SUBMODULES = frozenset({
     "activations", "backend", "callbacks", "cells", "config", "constraints", "data",
     "datasets", "engine", "initializers", "layers", "losses", "metrics", "models", "ops",
     "optimizers", "preprocessing", "random", "regularizers", "saving", "tree", "utils", "viz",
+    "runtime", "export",
 })
 
 # Keras 3's top-level names -> the gated module that defines them.

@@ -114,6 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the recipe's options (see `gated example NAME --help`)")
     example.add_argument("-h", "--help", action="store_true", help="show this help and exit")
     example.set_defaults(command_parser=example)
+
+    export = commands.add_parser(
+        "export", help="export a saved model (.gated) to ONNX or a Keras 3 .keras file",
+        description="Export a model saved by model.save() to ONNX (format from the suffix).")
+    export.add_argument("model", metavar="MODEL", help="the saved model file")
+    export.add_argument("output", metavar="OUT", help="the file to write (.onnx or .keras)")
+    export.add_argument("--format", choices=("onnx", "keras"), default=None,
+                        help="output format (default: from the suffix of OUT)")
+    export.add_argument("--step", action="store_true",
+                        help="ONNX: export the streaming step graph (states in and out)")
+    export.set_defaults(command_parser=export)
     return parser
 
 
@@ -178,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_demo(args)
         if args.command == "example":
             return _run_example(args)
+        if args.command == "export":
+            from gated.export.command import run_export
+
+            return run_export(args)
     except KeyboardInterrupt:
         print("gated: interrupted", file=sys.stderr)
         return 130

@@ -645,10 +645,63 @@ class Model(trainer.TrainerMixin, Layer):
         (print_fn or print)(text)
 
     def save(self, filepath: Any, overwrite: bool = True) -> None:
-        """Save config, weights and optimizer state to one zip file (no pickle), atomically."""
+        """Save config, weights and optimizer state to one zip file (no pickle), atomically.
+
+        A path ending in `.keras` gets a real Keras 3 file (config + `model.weights.h5`, no
+        optimizer state) that `keras.saving.load_model` reads, when the model (Sequential
+        or functional) and its every layer have a Keras form; otherwise gated's own format is
+        written under that name with a warning naming the reason (`load_model` reads both).
+        See `gated.export.keras_format`.
+        """
+        if str(filepath).endswith(".keras"):
+            from gated.export.errors import NotExportable
+            from gated.export.keras_format import save_keras
+
+            try:
+                save_keras(self, filepath, overwrite=overwrite)
+                return
+            except NotExportable as err:
+                import warnings
+
+                warnings.warn(f"{err} Wrote gated's own format to '{filepath}' instead: "
+                              "gated.models.load_model reads it, Keras cannot.", stacklevel=2)
         from gated.models.saving import save_model
 
         save_model(self, filepath, overwrite=overwrite)
+
+    def stream(self, batch_size: int = 1) -> Any:
+        """Streaming inference: `batch_size` independent streams fed one step (or chunk) at
+        a time with carried state; see `gated.runtime.stream.Stream`.
+
+        Example:
+            >>> stream = model.stream()
+            >>> y_t = stream.step(x_t)
+        """
+        from gated.runtime.stream import Stream
+
+        return Stream(self, batch_size=batch_size)
+
+    def export(self, filepath: Any, format: str = "onnx", verbose: Any = None,
+               input_signature: Any = None, step: bool = False, **kwargs: Any) -> Any:
+        """Export for inference (Keras 3's `export`): `format="onnx"` writes an ONNX model
+        (dynamic batch and time axes; `step=True`: the streaming step graph); see
+        `gated.export.onnx`.
+
+        Example:
+            >>> model.export("model.onnx", format="onnx")
+        """
+        if format != "onnx":
+            raise ValueError(f"Argument `format` of export() must be 'onnx', received "
+                             f"format={format!r} (a Keras file: model.save('x.keras')).")
+        try:
+            from gated.export.onnx import export_onnx
+        except ImportError as err:
+            raise ImportError(f"ONNX export needs the onnx package: pip install 'gated[onnx]' "
+                              f"({err}).") from err
+        path = export_onnx(self, filepath, step=step)
+        if verbose:
+            print(f"Saved artifact at '{path}'.")
+        return path
 
     def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
         """Save the weights alone as a `.safetensors` file, atomically."""

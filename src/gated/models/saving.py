@@ -160,6 +160,10 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
     """
     filepath = Path(filepath)
     members = _read_zip(filepath)
+    if "model.weights.h5" in members and "model.weights.safetensors" not in members:
+        from gated.export.keras_read import load_keras  # a Keras 3 .keras file
+
+        return load_keras(filepath)
 
     def fail(why: str) -> ValueError:
         return ValueError(f"Cannot load the model file '{filepath}': {why}.")
