@@ -155,15 +155,22 @@ def serialize_keras_object(obj: Any) -> Any:
                     "plain value, a list/tuple/dict or a function.")
 
 
+_NAMESPACES = ("layers", "models", "optimizers", "optimizers.schedules", "losses", "metrics",
+               "activations", "initializers", "regularizers", "constraints", "callbacks")
+
+
 def _from_module(module: str | None, name: str) -> Any:
-    """`name` from a gated module, or from the gated module of a Keras path
-    (`"keras.layers"` / `"keras.src.layers.core.dense"` -> `gated.layers`)."""
+    """`name` from a gated module, or from the gated namespace matching a Keras module path
+    (`"keras.layers"`, `"keras.src.optimizers.schedules.learning_rate_schedule"`, or any
+    `keras.src...` path: then every Keras-like gated namespace is searched)."""
     if not module:
         return None
     parts = module.split(".")
     if parts[0] == "keras":
         rest = [p for p in parts[1:] if p != "src"]
-        candidates = [f"gated.{rest[0]}"] if rest else []
+        prefixes = [".".join(rest[:k]) for k in range(min(len(rest), 2), 0, -1)]
+        candidates = [f"gated.{p}" for p in prefixes if p in _NAMESPACES]
+        candidates += [f"gated.{n}" for n in _NAMESPACES if f"gated.{n}" not in candidates]
     elif parts[0] == "gated":
         candidates = [module, ".".join(parts[:2])]
     else:
@@ -173,7 +180,7 @@ def _from_module(module: str | None, name: str) -> Any:
             found = getattr(importlib.import_module(candidate), name, None)
         except ImportError:
             continue
-        if found is not None:
+        if isinstance(found, type) or callable(found):
             return found
     return None
 

@@ -420,6 +420,12 @@ class Optimizer(StateMixin):
                 torch._foreach_mul_(decayed, 1.0 - self.weight_decay * lr)
         slots = [self._slots(p) for p in params]
         self._update_step(params, grads, slots, lr, self.iterations + 1)
+        # Keras: a variable's constraint (e.g. `kernel_constraint`) projects it after each step.
+        with torch.no_grad():
+            for p in params:
+                constraint = getattr(p, "constraint", None)
+                if constraint is not None:
+                    p.copy_(constraint(p))
 
     def _slots(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
         state = self.torch_optimizer.state[p]
