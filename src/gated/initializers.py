@@ -16,7 +16,10 @@ import torch
 from gated._checks import did_you_mean, to_snake_case
 
 
-def _fans(shape: tuple) -> tuple[int, int]:
+def _fans(shape: tuple, input_axes: Any = None, output_axes: Any = None) -> tuple[int, int]:
+    if input_axes is not None and output_axes is not None:
+        return (math.prod(shape[a] for a in input_axes),
+                math.prod(shape[a] for a in output_axes))
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -108,10 +111,14 @@ class VarianceScaling(Initializer):
             the variance), `"untruncated_normal"` or `"uniform"` (`[-limit, limit]`,
             `limit = sqrt(3 * scale / n)`).
         seed: An int for the same values at every call, or None.
+        input_axes: With `output_axes`, the axes whose sizes multiply into the fan in
+            (default: Keras' rule from the shape).
+        output_axes: The axes whose sizes multiply into the fan out.
     """
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in",
-                 distribution: str = "truncated_normal", seed: int | None = None):
+                 distribution: str = "truncated_normal", seed: int | None = None,
+                 input_axes: list[int] | None = None, output_axes: list[int] | None = None):
         if scale <= 0.0:
             raise ValueError(f"Argument `scale` must be positive; received scale={scale!r}.")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
@@ -125,9 +132,10 @@ class VarianceScaling(Initializer):
                              f"'untruncated_normal'; received distribution={distribution!r}.")
         self.scale, self.mode, self.distribution = float(scale), mode, distribution
         self.seed = _check_seed(seed)
+        self.input_axes, self.output_axes = input_axes, output_axes
 
     def fill(self, tensor):
-        fan_in, fan_out = _fans(tuple(tensor.shape))
+        fan_in, fan_out = _fans(tuple(tensor.shape), self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out,
              "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         variance = self.scale / max(1.0, n)
@@ -142,15 +150,18 @@ class VarianceScaling(Initializer):
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                "seed": self.seed}
+                "seed": self.seed, "input_axes": self.input_axes,
+                "output_axes": self.output_axes}
 
 
 def _preset(name: str, scale: float, mode: str, distribution: str, doc: str) -> type:
-    def __init__(self, seed: int | None = None):  # noqa: N807
-        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+    def __init__(self, seed: int | None = None, input_axes: list[int] | None = None,  # noqa: N807
+                 output_axes: list[int] | None = None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes,
+                "output_axes": self.output_axes}
 
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
                                             "__doc__": doc, "__module__": __name__})
