@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras", reason="keras (Keras 3) is not installed")
@@ -124,3 +125,15 @@ def test_fit_logs_precision_recall_auc():
     m.update_state(y, pred)
     assert model.evaluate(x, y, verbose=0, return_dict=True)["auc"] == \
         pytest.approx(float(m.result()), rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["binary_crossentropy", "mean_squared_error", "kl_divergence",
+                                  "categorical_hinge", "top_k_categorical_accuracy"])
+def test_metric_functions_equal_keras(name):
+    y_true, y_pred = (BIN_TRUE[0], BIN_PRED[0]) if name in ("binary_crossentropy",
+                                                            "mean_squared_error") \
+        else (CAT_TRUE[0], CAT_PRED[0])
+    kwargs = {"k": 2} if name.startswith("top_k") else {}
+    ours = getattr(gated.metrics, name)(y_true, torch.tensor(y_pred), **kwargs)
+    theirs = getattr(keras.metrics, name)(y_true, y_pred, **kwargs)
+    np.testing.assert_allclose(ours.numpy(), np.asarray(theirs.cpu()), rtol=1e-5)

@@ -391,6 +391,9 @@ def __getattr__(name: str) -> Any:
     more = _load_more()
     if name in more.__all__:
         return getattr(more, name)
+    losses_module._load_more()
+    if name in losses_module._FUNCTIONS:  # Keras exports the loss functions as metrics too
+        return losses_module._FUNCTIONS[name]
     raise AttributeError(f"module 'gated.metrics' has no attribute '{name}'")
 
 

@@ -28,7 +28,8 @@ __all__ = [
     "CosineSimilarity", "FalseNegatives", "FalsePositives", "Hinge", "KLDivergence",
     "LogCoshError", "MeanSquaredLogarithmicError", "Poisson", "Precision", "Recall",
     "SparseCategoricalCrossentropy", "SparseTopKCategoricalAccuracy", "SquaredHinge", "Sum",
-    "TopKCategoricalAccuracy", "TrueNegatives", "TruePositives",
+    "TopKCategoricalAccuracy", "TrueNegatives", "TruePositives", "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
 ]
 
 
@@ -274,6 +275,19 @@ def _top_k_hits(labels: torch.Tensor, y_pred: torch.Tensor, k: int) -> torch.Ten
     return (target >= kth).squeeze(-1).to(y_pred.dtype)
 
 
+def top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> torch.Tensor:
+    """1 where the one-hot target's class is among the `k` highest predictions, else 0."""
+    y_pred = _float_tensor(y_pred)
+    return _top_k_hits(torch.as_tensor(y_true, device=y_pred.device).argmax(dim=-1), y_pred, k)
+
+
+def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> torch.Tensor:
+    """1 where the integer class id is among the `k` highest predictions, else 0."""
+    y_pred = _float_tensor(y_pred)
+    labels = _sparse_labels(y_true, y_pred, who="sparse_top_k_categorical_accuracy")
+    return _top_k_hits(labels, y_pred, k)
+
+
 class TopKCategoricalAccuracy(MeanMetricWrapper):
     """How often the one-hot target's class is among the `k` highest predictions.
 
@@ -285,10 +299,7 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
     _direction = "up"
 
     def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype: Any = None):
-        def fn(y_true, y_pred, k=5):
-            return _top_k_hits(torch.as_tensor(y_true).argmax(dim=-1), y_pred, k)
-
-        super().__init__(fn, name=name, k=k)
+        super().__init__(top_k_categorical_accuracy, name=name, k=k)
 
 
 class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
@@ -303,11 +314,7 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
 
     def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy",
                  dtype: Any = None):
-        def fn(y_true, y_pred, k=5):
-            labels = _sparse_labels(y_true, y_pred, who="sparse_top_k_categorical_accuracy")
-            return _top_k_hits(labels, y_pred, k)
-
-        super().__init__(fn, name=name, k=k)
+        super().__init__(sparse_top_k_categorical_accuracy, name=name, k=k)
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None,
                      mask: Any = None) -> None:
