@@ -30,6 +30,20 @@ def _fans(shape: tuple, input_axes: Any = None, output_axes: Any = None) -> tupl
     return shape[-2] * receptive, shape[-1] * receptive
 
 
+def _float_dtype(dtype: Any) -> torch.dtype:
+    """None -> floatx (torch's default dtype); a torch dtype or a float dtype name."""
+    if dtype is None:
+        return torch.get_default_dtype()
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    found = getattr(torch, str(dtype), None) if str(dtype) in (
+        "float16", "bfloat16", "float32", "float64") else None
+    if found is None:
+        raise ValueError("Argument `dtype` of an initializer must be a float dtype "
+                         f"('float32', ...); received dtype={dtype!r}.")
+    return found
+
+
 class Initializer:
     """Base: `init(tensor)` fills `tensor` in place and returns it; `init(shape, dtype)` (Keras'
     form) returns a new tensor of that shape (dtype default `floatx()`).
@@ -43,11 +57,7 @@ class Initializer:
     def __call__(self, tensor: Any, dtype: Any = None) -> torch.Tensor:
         if not isinstance(tensor, torch.Tensor):
             shape = (tensor,) if isinstance(tensor, int) else tuple(int(d) for d in tensor)
-            from gated.backend import floatx, standardize_dtype
-            from gated.ops.core import to_torch_dtype
-
-            tensor = torch.empty(shape, dtype=to_torch_dtype(standardize_dtype(dtype or
-                                                                                floatx())))
+            tensor = torch.empty(shape, dtype=_float_dtype(dtype))
         with torch.no_grad():
             return self.fill(tensor)
 
