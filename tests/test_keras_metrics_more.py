@@ -137,3 +137,32 @@ def test_metric_functions_equal_keras(name):
     ours = getattr(gated.metrics, name)(y_true, torch.tensor(y_pred), **kwargs)
     theirs = getattr(keras.metrics, name)(y_true, y_pred, **kwargs)
     np.testing.assert_allclose(ours.numpy(), np.asarray(theirs.cpu()), rtol=1e-5)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("name,kwargs", [
+    ("F1Score", {}), ("F1Score", {"average": "micro"}), ("F1Score", {"average": "macro"}),
+    ("F1Score", {"average": "weighted", "threshold": 0.3}),
+    ("FBetaScore", {"beta": 2.0, "average": "macro"}), ("FBetaScore", {"beta": 0.5}),
+], ids=lambda v: str(v))
+def test_f_scores_equal_keras(name, kwargs, weighted):
+    batches = list(zip(CAT_TRUE, CAT_PRED, strict=True))
+    ours = _run(getattr(gated.metrics, name)(**kwargs), batches, weighted)
+    theirs = _run(getattr(keras.metrics, name)(**kwargs), batches, weighted)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("kwargs", [
+    {}, {"class_aggregation": None}, {"class_aggregation": "variance_weighted_average"},
+    {"num_regressors": 2},
+], ids=repr)
+def test_r2_score_equals_keras(kwargs, weighted):
+    y_true = [RNG.normal(size=(8, 3)).astype("float32") for _ in range(3)]
+    y_pred = [t + RNG.normal(scale=0.5, size=t.shape).astype("float32") for t in y_true]
+    batches = list(zip(y_true, y_pred, strict=True))
+    ours = _run(gated.metrics.R2Score(**kwargs), batches, weighted)
+    theirs = _run(keras.metrics.R2Score(**kwargs), batches, weighted)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="class_aggregation"):
+        gated.metrics.R2Score(class_aggregation="median")

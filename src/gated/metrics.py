@@ -376,21 +376,21 @@ _CLASSES: dict[str, type[Metric]] = {
 }
 
 
-#: Keras' other metrics (Precision, Recall, AUC, top-k, loss-valued ...) live in this module,
-#: loaded on first use; it registers its classes in `_CLASSES` / `_ALIASES`.
-_MORE = "gated.metrics_confusion"
+#: Keras' other metrics (Precision, Recall, AUC, top-k, loss-valued, F-scores, R2) live in
+#: these modules, loaded on first use; they register their classes in `_CLASSES` / `_ALIASES`.
+_MORE = ("gated.metrics_confusion", "gated.metrics_scores")
 
 
-def _load_more() -> Any:
-    return importlib.import_module(_MORE)
+def _load_more() -> list[Any]:
+    return [importlib.import_module(m) for m in _MORE]
 
 
 def __getattr__(name: str) -> Any:
     if name.startswith("_"):
         raise AttributeError(f"module 'gated.metrics' has no attribute '{name}'")
-    more = _load_more()
-    if name in more.__all__:
-        return getattr(more, name)
+    for more in _load_more():
+        if name in more.__all__:
+            return getattr(more, name)
     losses_module._load_more()
     if name in losses_module._FUNCTIONS:  # Keras exports the loss functions as metrics too
         return losses_module._FUNCTIONS[name]
