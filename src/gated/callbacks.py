@@ -786,3 +786,12 @@ class LambdaCallback(Callback):
                                 f"{', '.join(sorted(allowed))}.")
             if fn is not None:
                 setattr(self, name, fn)
+
+
+def __getattr__(name: str) -> Any:
+    # Keras' TensorBoard callback lives in its own module (it needs the tensorboard package).
+    if name == "TensorBoard":
+        import importlib
+
+        return importlib.import_module("gated.callbacks_tensorboard").TensorBoard
+    raise AttributeError(f"module 'gated.callbacks' has no attribute '{name}'")
