@@ -187,3 +187,50 @@ def test_bad_seed_is_named():
         rnd.normal((2,), seed=1.5)
     with pytest.raises(TypeError, match="seed"):
         rnd.SeedGenerator("x")
+
+
+def test_map_to_none_assert_same_paths_map_shape_structure_equal_keras():
+    def to_none(x):
+        return tree.MAP_TO_NONE if x == 2 else None
+
+    def to_none_keras(x):
+        return keras.tree.MAP_TO_NONE if x == 2 else None
+
+    structure = [1, (2, {"a": 3})]
+    for top_down in (True, False):
+        assert tree.traverse(to_none, structure, top_down=top_down) == \
+            keras.tree.traverse(to_none_keras, structure, top_down=top_down)
+    for a, b in (([0, 1], (2, 3)), (Point(1, 2), collections.namedtuple("Q", "a b")(3, 4)),
+                 ({"a": [1]}, {"a": (2,)})):
+        keras.tree.assert_same_paths(a, b)
+        tree.assert_same_paths(a, b)
+    for a, b in (([0, 1], [0]), ({"a": 1}, {"b": 1})):
+        with pytest.raises(ValueError):
+            keras.tree.assert_same_paths(a, b)
+        with pytest.raises(ValueError, match="paths"):
+            tree.assert_same_paths(a, b)
+    shapes = {"a": (2, 3), "b": [(4,), (None, 1, 2)], "c": 5}
+    assert tree.map_shape_structure(lambda s: s if isinstance(s, int) else len(s), shapes) == \
+        keras.tree.map_shape_structure(lambda s: s if isinstance(s, int) else len(s), shapes)
+
+
+def test_gamma_beta_binomial_moments_seeds_and_dtypes():
+    n = (100_000,)
+    g = rnd.gamma(n, alpha=3.0, seed=0)
+    assert abs(g.mean().item() - 3.0) < 0.03 and abs(g.var().item() - 3.0) < 0.08
+    b = rnd.beta(n, alpha=2.0, beta=5.0, seed=0)
+    assert b.min().item() >= 0 and b.max().item() <= 1
+    assert abs(b.mean().item() - 2 / 7) < 0.005  # a / (a + b); var ab/((a+b)^2 (a+b+1))
+    assert abs(b.var().item() - 10 / (49 * 8)) < 0.001
+    k = rnd.binomial(n, counts=10, probabilities=0.3, seed=0)
+    assert set(k.unique().tolist()) <= set(map(float, range(11)))
+    assert abs(k.mean().item() - 3.0) < 0.03 and abs(k.var().item() - 2.1) < 0.05
+    for fn, kwargs in ((rnd.gamma, {"alpha": 2.0}), (rnd.beta, {"alpha": 1.0, "beta": 2.0}),
+                       (rnd.binomial, {"counts": 5, "probabilities": 0.5})):
+        assert torch.equal(fn((3,), seed=4, **kwargs), fn((3,), seed=4, **kwargs))
+        ours = fn((2, 3), seed=1, **kwargs)
+        assert ours.dtype == getattr(keras.random, fn.__name__)((2, 3), seed=1, **kwargs).dtype
+    per_row = rnd.gamma((2, 3), alpha=[[1.0], [50.0]], seed=0)
+    assert per_row[1].mean() > per_row[0].mean()
+    with pytest.raises(ValueError, match="alpha"):
+        rnd.gamma((2, 3), alpha=[1.0, 2.0])
