@@ -7,6 +7,11 @@ Example:
 """
 
 from gated.backend import clear_session, is_keras_tensor, standardize_dtype
+from gated.config import (
+    disable_interactive_logging,
+    enable_interactive_logging,
+    is_interactive_logging_enabled,
+)
 from gated.data.text import pad_sequences
 from gated.data.timeseries import timeseries_dataset_from_array
 from gated.saving import (
@@ -33,8 +38,10 @@ from gated.utils.seeding import set_random_seed
 
 __all__ = [
     "CustomObjectScope", "Progbar", "ProgressBar", "PyDataset", "Sequence", "clear_session",
-    "custom_object_scope", "deserialize_keras_object", "format_logs", "get_custom_objects",
-    "get_file", "get_registered_name", "get_registered_object", "is_keras_tensor",
+    "custom_object_scope", "deserialize_keras_object", "disable_interactive_logging",
+    "enable_interactive_logging", "format_logs", "get_custom_objects",
+    "get_file", "get_registered_name", "get_registered_object", "is_interactive_logging_enabled",
+    "is_keras_tensor",
     "normalize", "pack_x_y_sample_weight", "pad_sequences", "register_keras_serializable",
     "serialize_keras_object", "set_random_seed", "standardize_dtype",
     "timeseries_dataset_from_array", "to_categorical", "unpack_x_y_sample_weight",
