@@ -284,3 +284,17 @@ def test_pack_and_unpack_x_y_sample_weight_equal_keras():
             keras.utils.unpack_x_y_sample_weight(data)
     with pytest.raises(ValueError, match="length 4"):
         utils.unpack_x_y_sample_weight((1, 2, 3, 4))
+
+
+def test_disabling_interactive_logging_prints_lines_instead_of_a_bar(capsys):
+    x = np.zeros((8, 3), "float32")
+    model = gated.Sequential([gated.Input((3,)), gated.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    utils.disable_interactive_logging()
+    try:
+        assert not utils.is_interactive_logging_enabled()
+        model.fit(x, x[:, :1], epochs=2, verbose=1)
+    finally:
+        utils.enable_interactive_logging()
+    out = capsys.readouterr().out
+    assert out.count("Epoch ") == 2 and "━" not in out and "█" not in out
