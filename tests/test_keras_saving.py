@@ -132,3 +132,27 @@ def test_keras_serialized_optimizers_and_schedules_load_in_gated():
         for key, value in ours.get_config().items():
             if key in theirs and isinstance(value, float):
                 assert value == pytest.approx(theirs[key], rel=1e-6), key
+
+
+@saving.register_keras_serializable(package="MyPkg")
+def scaled_mse(y_true, y_pred):
+    return 2.0 * ((y_true - y_pred) ** 2).mean(dim=-1)
+
+
+def test_registered_loss_function_survives_save_and_load(tmp_path):
+    keras = pytest.importorskip("keras")
+
+    @keras.saving.register_keras_serializable(package="MyPkg")
+    def scaled_mse_k(y_true, y_pred):
+        return y_pred
+
+    assert saving.get_registered_name(scaled_mse) == "MyPkg>scaled_mse"
+    assert keras.saving.get_registered_name(scaled_mse_k) == "MyPkg>scaled_mse_k"
+    model = keras_like.Sequential([keras_like.Input((2,)), keras_like.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss=scaled_mse)
+    x = np.ones((4, 2), "float32")
+    model.save(tmp_path / "m.keras")
+    loaded = saving.load_model(tmp_path / "m.keras")
+    assert loaded.loss.fn is scaled_mse
+    assert loaded.evaluate(x, x[:, :1], verbose=0) == pytest.approx(
+        model.evaluate(x, x[:, :1], verbose=0))

@@ -444,8 +444,12 @@ class LossFunctionWrapper(Loss):
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self) -> dict[str, Any]:
+        from gated.serialization import get_registered_name
+
         config = super().get_config()
-        config["fn"] = getattr(self.fn, "__name__", repr(self.fn))
+        # a registered function is saved under its "package>name" key, found again on load
+        config["fn"] = get_registered_name(self.fn) if hasattr(self.fn, "__name__") \
+            else repr(self.fn)
         config.update(self._fn_kwargs)
         return config
 
@@ -456,7 +460,9 @@ class LossFunctionWrapper(Loss):
         if isinstance(fn, str) and fn not in _FUNCTIONS:
             _load_more()
         if isinstance(fn, str):
-            fn = _FUNCTIONS.get(fn) or fn
+            from gated.serialization import get_registered_object
+
+            fn = _FUNCTIONS.get(fn) or get_registered_object(fn) or fn
         if not callable(fn):
             raise ValueError(f"Cannot rebuild LossFunctionWrapper: unknown function {fn!r}.")
         return cls(fn, **config)
