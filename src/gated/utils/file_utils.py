@@ -32,7 +32,9 @@ def keras_home() -> str:
     """
     if "KERAS_HOME" in os.environ:
         return os.environ["KERAS_HOME"]
-    return os.path.join(os.path.expanduser("~"), ".keras")
+    home = os.path.expanduser("~")
+    # Keras' rule: an unwritable home puts the cache under /tmp
+    return os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
 
 
 def _hasher(algorithm: str, file_hash: str | None = None) -> Any:
@@ -186,8 +188,10 @@ def get_file(
     if md5_hash is not None and file_hash is None:
         file_hash, hash_algorithm = md5_hash, "md5"
     _hasher(hash_algorithm)  # validates the name
-    datadir = os.path.join(os.path.expanduser(os.fspath(cache_dir or keras_home())),
-                           cache_subdir)
+    base = os.path.expanduser(os.fspath(cache_dir or keras_home()))
+    if os.path.isdir(base) and not os.access(base, os.W_OK):
+        base = os.path.join("/tmp", ".keras")  # where Keras downloads then
+    datadir = os.path.join(base, cache_subdir)
     extract = bool(extract or untar)
     target, extraction_dir = _targets(os.fspath(fname) if fname else None, origin, datadir,
                                       extract)
