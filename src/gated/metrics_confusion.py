@@ -97,7 +97,7 @@ class _ConfusionMetric(Metric):
         if mask is not None:
             mask = torch.as_tensor(mask).to(torch.float64)
             sample_weight = mask if sample_weight is None else \
-                torch.as_tensor(sample_weight, dtype=torch.float64) * mask
+                torch.as_tensor(sample_weight, dtype=torch.float64, device=mask.device) * mask
         with torch.no_grad():
             counts = _confusion(y_true, y_pred, self.thresholds, sample_weight, self.top_k,
                                 self.class_id)

@@ -83,8 +83,9 @@ class FBetaScore(Metric):
         else:
             positive = y_pred > self.threshold
         pred = positive.to(torch.float64)
-        weight = torch.ones(len(y_pred), 1, dtype=torch.float64) if sample_weight is None \
-            else _tensor(sample_weight).reshape(-1, 1)
+        y_true = y_true.to(y_pred.device)
+        weight = torch.ones(len(y_pred), 1, dtype=torch.float64, device=y_pred.device) \
+            if sample_weight is None else _tensor(sample_weight).to(y_pred.device).reshape(-1, 1)
         axis = None if self.average == "micro" else 0
         parts = [pred * y_true, pred * (1 - y_true), (1 - pred) * y_true, y_true]
         sums = torch.stack([(p * weight).sum() if axis is None else (p * weight).sum(0)
@@ -167,7 +168,9 @@ class R2Score(Metric):
         if y_true.shape != y_pred.shape:
             raise ValueError(f"R2Score: y_true.shape={tuple(y_true.shape)} and "
                              f"y_pred.shape={tuple(y_pred.shape)} differ.")
-        weight = torch.ones_like(y_true) if sample_weight is None else _tensor(sample_weight)
+        y_pred = y_pred.to(y_true.device)
+        weight = torch.ones_like(y_true) if sample_weight is None else \
+            _tensor(sample_weight).to(y_true.device)
         if weight.ndim == 1:
             weight = weight.unsqueeze(1)
         weight = torch.broadcast_to(weight, y_true.shape)
