@@ -789,9 +789,11 @@ class LambdaCallback(Callback):
 
 
 def __getattr__(name: str) -> Any:
-    # Keras' TensorBoard callback lives in its own module (it needs the tensorboard package).
-    if name == "TensorBoard":
-        import importlib
+    # Keras' TensorBoard and BackupAndRestore callbacks live in their own modules.
+    import importlib
 
+    if name == "TensorBoard":
         return importlib.import_module("gated.callbacks_tensorboard").TensorBoard
+    if name == "BackupAndRestore":
+        return importlib.import_module("gated.callbacks_backup").BackupAndRestore
     raise AttributeError(f"module 'gated.callbacks' has no attribute '{name}'")

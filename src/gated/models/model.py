@@ -354,6 +354,8 @@ class Model(Layer):
         history = cb.history
         self.stop_training = False
         cb.on_train_begin()
+        # a callback (BackupAndRestore) may resume at a later epoch, as in Keras
+        initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
         try:
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
