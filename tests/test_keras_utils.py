@@ -298,3 +298,33 @@ def test_disabling_interactive_logging_prints_lines_instead_of_a_bar(capsys):
         utils.enable_interactive_logging()
     out = capsys.readouterr().out
     assert out.count("Epoch ") == 2 and "━" not in out and "█" not in out
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"left_size": 0.7}, {"right_size": 3}, {"left_size": 4}, {"left_size": 0.25},
+], ids=repr)
+def test_split_dataset_equals_keras_when_shuffled_with_a_seed(kwargs):
+    x = np.arange(20).reshape(10, 2)
+    y = np.arange(10)
+    ours = utils.split_dataset((x, y), shuffle=True, seed=3, **kwargs)
+    theirs = keras.utils.split_dataset((x, y), shuffle=True, seed=3, **kwargs)
+    for a, b in zip(ours, theirs, strict=True):
+        assert [int(a[i][1]) for i in range(len(a))] == [int(b[i][1]) for i in range(len(b))]
+        assert all(torch.equal(a[i][0], b[i][0]) for i in range(len(a)))
+
+
+def test_split_dataset_keeps_order_without_shuffle_and_names_bad_sizes():
+    left, right = utils.split_dataset(np.arange(10), left_size=0.8)
+    assert [int(left[i][0]) for i in range(len(left))] == list(range(8))
+    assert [int(right[i][0]) for i in range(len(right))] == [8, 9]
+    ds = torch.utils.data.TensorDataset(torch.arange(6.0))
+    a, b = utils.split_dataset(ds, left_size=2, right_size=3)
+    assert (len(a), len(b)) == (2, 3) and float(b[0][0]) == 2.0
+    batches = list(torch.utils.data.DataLoader(a, batch_size=2))  # fit takes a DataLoader
+    assert len(batches) == 1
+    with pytest.raises(ValueError, match="left_size"):
+        utils.split_dataset(np.arange(10), left_size=1.5)
+    with pytest.raises(ValueError, match="left_size"):
+        utils.split_dataset(np.arange(10))
+    with pytest.raises(ValueError, match="preferred_backend"):
+        utils.split_dataset(np.arange(10), left_size=2, preferred_backend="tensorflow")

@@ -28,6 +28,7 @@ from gated.utils.dataset import (
     PyDataset,
     Sequence,
     pack_x_y_sample_weight,
+    split_dataset,
     unpack_x_y_sample_weight,
 )
 from gated.utils.file_utils import get_file
@@ -43,6 +44,6 @@ __all__ = [
     "get_file", "get_registered_name", "get_registered_object", "is_interactive_logging_enabled",
     "is_keras_tensor",
     "normalize", "pack_x_y_sample_weight", "pad_sequences", "register_keras_serializable",
-    "serialize_keras_object", "set_random_seed", "standardize_dtype",
+    "serialize_keras_object", "set_random_seed", "split_dataset", "standardize_dtype",
     "timeseries_dataset_from_array", "to_categorical", "unpack_x_y_sample_weight",
 ]

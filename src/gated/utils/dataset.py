@@ -23,7 +23,8 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["PyDataset", "Sequence", "pack_x_y_sample_weight", "unpack_x_y_sample_weight"]
+__all__ = ["PyDataset", "Sequence", "pack_x_y_sample_weight", "split_dataset",
+           "unpack_x_y_sample_weight"]
 
 
 class PyDataset:
@@ -134,3 +135,86 @@ def unpack_x_y_sample_weight(data: Any) -> tuple[Any, Any, Any]:
         return (data[0], data[1], data[2])
     raise ValueError("Data is expected to be in format `x`, `(x,)`, `(x, y)`, or "
                      f"`(x, y, sample_weight)`; received a tuple of length {len(data)}.")
+
+
+def _split_size(value: Any, total: int, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"Argument `{name}` of split_dataset() must be an int, a float or None; "
+                        f"received {name}={value!r}.")
+    if isinstance(value, int) and not 0 < value < total or \
+            isinstance(value, float) and not 0 < value < 1:
+        raise ValueError(f"Argument `{name}` of split_dataset() must be an integer in (0, "
+                         f"{total}) or a float in (0, 1); received {name}={value!r}.")
+    return round(value * total) if isinstance(value, float) else value
+
+
+def split_dataset(dataset: Any, left_size: int | float | None = None,
+                  right_size: int | float | None = None, shuffle: bool = False,
+                  seed: int | None = None, preferred_backend: str | None = None) -> tuple:
+    """Splits a dataset in two, as `keras.utils.split_dataset` on its torch backend.
+
+    Args:
+        dataset: A `torch.utils.data.Dataset`, an array, or a tuple/list of arrays of the
+            same length (one sample is one row of each).
+        left_size: Samples in the left part: an int, or a float fraction (rounded).
+        right_size: Samples in the right part, likewise; one of the two may be None (the
+            rest).
+        shuffle: Draw the samples of each part at random (`torch.utils.data.random_split`,
+            seeded by `seed`: the same split as Keras for the same seed); False keeps the
+            order (Keras 3.15's torch path shuffles then too).
+        seed: The seed of the shuffle.
+        preferred_backend: Only None or `"torch"` (no `tf.data`).
+
+    Returns:
+        `(left, right)`: two `torch.utils.data.Subset`s; give them to a
+        `torch.utils.data.DataLoader` to train on them.
+
+    Example:
+    >>> left, right = split_dataset(np.arange(10), left_size=0.8)
+    >>> len(left), len(right)
+    (8, 2)
+    """
+    import numpy as np
+    import torch
+    from torch.utils.data import Dataset, Subset, TensorDataset, random_split
+
+    if preferred_backend not in (None, "torch"):
+        raise ValueError("Argument `preferred_backend` of split_dataset() must be None or "
+                         f"'torch' (gated has no tf.data); received {preferred_backend!r}.")
+    if not isinstance(dataset, Dataset):
+        if isinstance(dataset, (list, tuple)):
+            dataset = TensorDataset(*(torch.as_tensor(np.asarray(a)) for a in dataset))
+        elif isinstance(dataset, (np.ndarray, torch.Tensor)):
+            dataset = TensorDataset(torch.as_tensor(dataset))
+        else:
+            raise TypeError("Argument `dataset` of split_dataset() must be a torch Dataset, an "
+                            "array or a tuple/list of arrays; received "
+                            f"{type(dataset).__name__}.")
+    total = len(dataset)
+    if left_size is None and right_size is None:
+        raise ValueError("split_dataset() needs `left_size` or `right_size`; received both "
+                         "None.")
+    left = _split_size(left_size, total, "left_size")
+    right = _split_size(right_size, total, "right_size")
+    left = total - right if left is None else left
+    right = total - left if right is None else right
+    if left + right > total or left == 0 or right == 0:
+        raise ValueError(f"split_dataset(): left_size={left_size} and right_size={right_size} "
+                         f"give parts of {left} and {right} samples out of {total}; both must "
+                         "be non-empty and fit.")
+    left, right = int(left), int(right)
+    if shuffle:
+        generator = torch.Generator()
+        if seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(seed)
+        if left + right == total:
+            parts = random_split(dataset, [left, right], generator=generator)
+            return parts[0], parts[1]
+        order = torch.randperm(total, generator=generator).tolist()
+    else:
+        order = list(range(total))
+    return Subset(dataset, order[:left]), Subset(dataset, order[left:left + right])
