@@ -6,6 +6,7 @@ with the `register` decorator (Keras' `register_keras_serializable`) or passed t
 in `custom_objects`. Nothing here imports a layer module, so there is no import cycle.
 
 Example:
+>>> from gated.layer import Layer
 >>> @register(package="my_project")
 ... class Scale(Layer): ...
 >>> deserialize(serialize(Scale())).__class__ is Scale

@@ -172,6 +172,7 @@ def split_dataset(dataset: Any, left_size: int | float | None = None,
         `torch.utils.data.DataLoader` to train on them.
 
     Example:
+    >>> import numpy as np
     >>> left, right = split_dataset(np.arange(10), left_size=0.8)
     >>> len(left), len(right)
     (8, 2)
