@@ -786,3 +786,14 @@ class LambdaCallback(Callback):
                                 f"{', '.join(sorted(allowed))}.")
             if fn is not None:
                 setattr(self, name, fn)
+
+
+def __getattr__(name: str) -> Any:
+    # Keras' TensorBoard and BackupAndRestore callbacks live in their own modules.
+    import importlib
+
+    if name == "TensorBoard":
+        return importlib.import_module("gated.callbacks_tensorboard").TensorBoard
+    if name == "BackupAndRestore":
+        return importlib.import_module("gated.callbacks_backup").BackupAndRestore
+    raise AttributeError(f"module 'gated.callbacks' has no attribute '{name}'")

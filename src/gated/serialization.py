@@ -6,6 +6,7 @@ with the `register` decorator (Keras' `register_keras_serializable`) or passed t
 in `custom_objects`. Nothing here imports a layer module, so there is no import cycle.
 
 Example:
+>>> from gated.layer import Layer
 >>> @register(package="my_project")
 ... class Scale(Layer): ...
 >>> deserialize(serialize(Scale())).__class__ is Scale
@@ -17,9 +18,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["register", "register_builtin", "get_registered_object", "serialize", "deserialize"]
+__all__ = [
+    "register", "register_builtin", "get_registered_object", "get_registered_name",
+    "get_custom_objects", "CustomObjectScope", "custom_object_scope", "serialize", "deserialize",
+]
 
 _REGISTRY: dict[str, type] = {}
+#: Keras' global custom objects (`get_custom_objects()`): user objects by registered name.
+_CUSTOM: dict[str, Any] = {}
+#: The `custom_object_scope`s entered and not yet left, innermost last.
+_SCOPES: list[dict[str, Any]] = []
 
 
 def register_builtin(cls: type) -> type:
@@ -28,44 +36,120 @@ def register_builtin(cls: type) -> type:
     return cls
 
 
-def register(cls: type | None = None, *, package: str = "Custom",
-             name: str | None = None) -> Any:
-    """Register a user class so that saved models can name it (a decorator).
+def register(cls: Any = None, *, package: str = "Custom", name: str | None = None) -> Any:
+    """Register a user class (or function) so that saved models can name it (a decorator).
 
-    Usable bare (`@register`) or with Keras' arguments (`@register(package=..., name=...)`);
-    the class is found under its name and under Keras' `"package>name"` key.
+    Usable bare (`@register`) or with Keras' arguments (`@register(package=..., name=...)`):
+    the object is found under Keras' `"package>name"` key (`name` defaults to its
+    `__name__`) and, for a class whose name is not one of gated's own, under its bare name.
+    Registering the same key again replaces the earlier object, as in Keras.
     """
-    def decorate(klass: type) -> type:
-        if not isinstance(klass, type):
-            raise TypeError(f"register() decorates a class, received {klass!r}.")
-        key = name or klass.__name__
-        _REGISTRY[key] = klass
-        _REGISTRY[f"{package}>{key}"] = klass
-        klass._registered_name = f"{package}>{key}"
-        return klass
+    def decorate(obj: Any) -> Any:
+        if not callable(obj):
+            raise TypeError(f"register() decorates a class or a function, received {obj!r}.")
+        if isinstance(obj, type) and not hasattr(obj, "get_config"):
+            raise ValueError(f"Cannot register the class {obj.__name__}: it has no "
+                             "get_config() method.")
+        key = name or obj.__name__
+        registered = f"{package}>{key}"
+        builtin = _REGISTRY.get(key)
+        if isinstance(obj, type) and (builtin is None
+                                      or not builtin.__module__.startswith("gated.")):
+            _REGISTRY[key] = obj  # never shadows one of gated's own classes
+        _REGISTRY[registered] = obj
+        _CUSTOM[registered] = obj
+        obj._registered_name = registered
+        return obj
 
     return decorate(cls) if cls is not None else decorate
 
 
-def get_registered_object(name: str, custom_objects: dict | None = None) -> Any:
-    """The class registered under `name` (or found in `custom_objects`), else None."""
+def get_registered_object(name: str, custom_objects: dict | None = None,
+                          module_objects: dict | None = None) -> Any:
+    """The object registered under `name`, else None.
+
+    Looked up in `custom_objects`, then the open `custom_object_scope`s (innermost first),
+    then Keras' global custom objects (`get_custom_objects()`), then `module_objects`, then
+    the classes registered by `register` and gated's own classes.
+    """
     if custom_objects and name in custom_objects:
         return custom_objects[name]
+    for scope in reversed(_SCOPES):
+        if name in scope:
+            return scope[name]
+    if name in _CUSTOM:
+        return _CUSTOM[name]
+    if module_objects and name in module_objects:
+        return module_objects[name]
     return _REGISTRY.get(name)
 
 
+def get_registered_name(obj: Any) -> str:
+    """The name `obj` (a class or function) is registered under: `"package>name"` after
+    `register`, else its own `__name__` (Keras' `get_registered_name`)."""
+    registered = getattr(obj, "__dict__", {}).get("_registered_name")
+    return registered or obj.__name__
+
+
+def get_custom_objects() -> dict[str, Any]:
+    """Keras' global dictionary of custom objects (name -> object); editing it registers.
+
+    Example:
+    >>> get_custom_objects()["MyLayer"] = MyLayer  # doctest: +SKIP
+    """
+    return _CUSTOM
+
+
+class CustomObjectScope:
+    """Within this context, the given names resolve when configs are deserialized.
+
+    Args:
+        custom_objects: dictionaries `{name: class or function}` (several are merged).
+
+    Example:
+    >>> with CustomObjectScope({"MyLayer": MyLayer}):  # doctest: +SKIP
+    ...     model = gated.saving.load_model("model.keras")
+    """
+
+    def __init__(self, *custom_objects: dict | None):
+        merged: dict[str, Any] = {}
+        for objects in custom_objects:
+            if objects is None:
+                continue
+            if not isinstance(objects, dict):
+                raise TypeError("Arguments of CustomObjectScope must be dictionaries "
+                                f"{{name: object}}; received {objects!r}.")
+            merged.update(objects)
+        self.custom_objects = merged
+
+    def __enter__(self) -> CustomObjectScope:
+        _SCOPES.append(self.custom_objects)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _SCOPES.remove(self.custom_objects)
+
+
+custom_object_scope = CustomObjectScope
+
+
 def serialize(obj: Any) -> dict:
-    """`{"class_name": ..., "config": obj.get_config()}`."""
-    return {"class_name": type(obj).__name__, "config": obj.get_config()}
+    """`{"class_name": ..., "config": obj.get_config()}`, with `"registered_name"` for a
+    class registered by `register`."""
+    out = {"class_name": type(obj).__name__, "config": obj.get_config()}
+    registered = type(obj).__dict__.get("_registered_name")
+    if registered:
+        out["registered_name"] = registered
+    return out
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Any:
     """Rebuild an object from `serialize`'s dictionary through its class' `from_config`."""
     name = config.get("class_name")
     registered = config.get("registered_name")
-    klass = get_registered_object(name, custom_objects)
-    if klass is None and registered:
-        klass = get_registered_object(registered, custom_objects)
+    klass = get_registered_object(registered, custom_objects) if registered else None
+    if klass is None:
+        klass = get_registered_object(name, custom_objects)
     if klass is None:
         raise ValueError(
             f"Unknown layer class '{name}' in the saved config. Pass it in `custom_objects` "

@@ -290,16 +290,19 @@ class Model(trainer.TrainerMixin, Layer):
                         for a in (x, y, sample_weight))
 
     def _stream_batches(self, data: Any, method: str, check_finite: bool,
-                        steps: int | None = None, class_weight: dict | None = None) -> Any:
-        """`(x, y, sample_weight)` batches from a DataLoader or generator, checked as they
-        come. `iter()` restarts a DataLoader each epoch and continues a generator; `islice`
-        never draws a batch beyond `steps`."""
+                        steps: int | None = None, class_weight: dict | None = None,
+                        shuffle: bool = False) -> Any:
+        """`(x, y, sample_weight)` batches from a DataLoader, generator or PyDataset, checked
+        as they come. `iter()` restarts a DataLoader each epoch and continues a generator; a
+        PyDataset is read by index (in shuffled order with `shuffle`); `islice` never draws a
+        batch beyond `steps`."""
         device = self.device
-        for item in itertools.islice(iter(data), steps):
+        for item in itertools.islice(data_utils.stream_items(data, shuffle), steps):
             xb, yb, wb = self._prepare(*data_utils.unpack_batch(item), method, check_finite)
             if class_weight is not None and yb is not None:
                 wb = _apply_class_weight(yb, wb, class_weight, self.dtype)
             yield tuple(data_utils.to_device(a, device) for a in (xb, yb, wb))
+        data_utils.end_stream_pass(data)
 
     def _ensure_built(self, x: Any) -> None:
         if self.built and all(getattr(layer, "built", True) for layer in self.layers):
@@ -387,7 +390,7 @@ class Model(trainer.TrainerMixin, Layer):
                                          validation_split=(validation_split, 0.0))
             steps = data_utils.stream_steps(x, steps_per_epoch, "x", "steps_per_epoch", "fit")
             epoch_batches = functools.partial(self._stream_batches, x, "fit", True, steps,
-                                              class_weight)
+                                              class_weight, shuffle=bool(shuffle))
         else:
             x, y, sample_weight = self._prepare(x, y, sample_weight, "fit", check_finite=True)
             if y is None:
@@ -443,6 +446,8 @@ class Model(trainer.TrainerMixin, Layer):
         history = cb.history
         self.stop_training = False
         cb.on_train_begin()
+        # a callback (BackupAndRestore) may resume at a later epoch, as in Keras
+        initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
         try:
             custom = self._custom_train_step()
             for epoch in range(initial_epoch, epochs):
