@@ -25,11 +25,12 @@ from gated.layers.recurrent import RNN
 from gated.layers.simple_rnn import SimpleRNN
 from gated.layers.wrappers import Bidirectional, TimeDistributed
 from gated.layers.xlstm import mLSTM, sLSTM
+from gated.layers.xlstm_blocks import mLSTMBlock, sLSTMBlock, xLSTMBlockStack
 
 __all__ = [
     "Activation", "Add", "Average", "Bidirectional", "Concatenate", "Dense", "Dropout",
     "Embedding", "Flatten", "GRU", "GRUCell", "Input", "InputLayer", "KerasTensor", "LSTM",
     "LSTMCell", "Layer", "LayerNormalization", "Masking", "Multiply", "RNN", "RepeatVector",
     "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
-    "sLSTM", "mLSTM",
+    "sLSTM", "mLSTM", "sLSTMBlock", "mLSTMBlock", "xLSTMBlockStack",
 ]
