@@ -10,7 +10,7 @@ import torch
 import xlstm_numpy as ref
 from scipy.special import erf
 
-from gated.layers import mLSTMBlock, sLSTMBlock, xLSTMBlockStack
+from gated.layers import mLSTM, mLSTMBlock, sLSTM, sLSTMBlock, xLSTMBlockStack
 
 B, T, DIM = 2, 7, 8
 
@@ -144,3 +144,16 @@ def test_bad_stack_arguments_are_named():
         xLSTMBlockStack(num_blocks=0)
     with pytest.raises(ValueError, match="num_heads"):
         mLSTMBlock(num_heads=3)(torch.randn(1, 2, DIM))
+
+
+@pytest.mark.parametrize("layer", [sLSTM(4, num_heads=2, forget_gate="exponential"),
+                                   mLSTM(4, num_heads=2, chunk_size=3, form="parallel")],
+                         ids=["sLSTM", "mLSTM"])
+def test_the_layers_round_trip_through_their_config(layer):
+    x = torch.randn(2, 5, 3)
+    y = layer(x)
+    again = type(layer).from_config(layer.get_config())
+    again(x)
+    again.set_weights(layer.get_weights())
+    torch.testing.assert_close(again(x), y)
+    assert again.get_config() == {**layer.get_config(), "name": again.name}

@@ -157,4 +157,6 @@ class mLSTMCell(DenseRNNCell):  # noqa: N801 (the paper's and NX-AI's name)
         config = super().get_config()
         config.update(num_heads=self.num_heads, forget_gate=self.forget_gate,
                       epsilon=self.epsilon)
+        for absent in ("recurrent_dropout", "recurrent_initializer", "recurrent_regularizer"):
+            config.pop(absent)  # there are no recurrent weights
         return config
