@@ -240,3 +240,16 @@ def test_equals_nxai_reference_forms():
              torch.full((B, H), -math.inf, dtype=torch.float64))
     torch.testing.assert_close(forms.parallel(q, k, v, i_raw, log_f, empty)[0], par,
                                rtol=0, atol=1e-12)
+
+
+def test_streaming_steps_equal_the_chunkwise_layer():
+    from gated.engine import dispatch
+
+    layer = _layer(("chunkwise", "auto", 3), steps=7)
+    x = _x(7)
+    ys = layer(x)[0]
+    states = layer.cell.get_initial_state(B, torch.float64)
+    with torch.no_grad():
+        for t in range(7):
+            y, states = dispatch.step(layer.cell, x[:, t], states)
+            torch.testing.assert_close(y, ys[:, t], rtol=1e-12, atol=1e-12)
