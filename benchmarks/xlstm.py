@@ -16,6 +16,7 @@ Candidates:
 Usage:
     python benchmarks/xlstm.py             # S and M
     python benchmarks/xlstm.py --quick     # S only, few repeats
+    python benchmarks/xlstm.py --threads 1 # one thread (steadier on a loaded machine)
 """
 
 from __future__ import annotations
@@ -212,7 +213,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="S only, 5 repeats")
     parser.add_argument("--configs", default="S,M")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (default: torch's own choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     configs = ["S"] if args.quick else args.configs.split(",")
     repeats = 5 if args.quick else args.repeats
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "

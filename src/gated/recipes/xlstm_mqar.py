@@ -11,8 +11,10 @@ key token while its values read the value token after it; its matrix memory then
 the pairs. The paper reports mLSTM-based models near perfect and recurrent models with a
 vector state (LSTM, sLSTM-only) failing as the number of pairs grows.
 
-Numbers (`gated example xlstm-mqar --quick`, 2-core VM shared with ~8 other jobs):
-see docs/xlstm.md.
+Numbers (2-core VM shared with ~8 other jobs; query accuracy, chance 0.031):
+`gated example xlstm-mqar --quick` (400 batches, ~125 s): LSTM 0.029, xLSTM[1:0] 1.000,
+xLSTM[1:1] 0.865. `gated example xlstm-mqar` (2000 batches): LSTM 0.030, xLSTM[1:0] 1.000,
+xLSTM[1:1] 1.000. See docs/xlstm.md.
 """
 
 from __future__ import annotations

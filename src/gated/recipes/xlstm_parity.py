@@ -11,8 +11,10 @@ nonlinear recurrence: the sLSTM has one (h feeds its gates), the mLSTM's memory 
 linear in its state, so the paper reports LSTM and sLSTM at 1.0 and mLSTM-only models near
 chance.
 
-Numbers (`gated example xlstm-parity --quick`, 2-core VM shared with ~8 other jobs):
-see docs/xlstm.md.
+Numbers (2-core VM shared with ~8 other jobs; extrapolation accuracy, lengths 21..60):
+`gated example xlstm-parity --quick` (500 batches, ~95 s): LSTM 1.000, sLSTM 0.997,
+mLSTM 0.473, xLSTM[0:1] 1.000, xLSTM[1:0] 0.496. `gated example xlstm-parity` (1500 batches):
+LSTM 1.000, sLSTM 1.000, mLSTM 0.501, xLSTM[0:1] 1.000, xLSTM[1:0] 0.521. See docs/xlstm.md.
 """
 
 from __future__ import annotations
