@@ -157,3 +157,19 @@ def test_the_layers_round_trip_through_their_config(layer):
     again.set_weights(layer.get_weights())
     torch.testing.assert_close(again(x), y)
     assert again.get_config() == {**layer.get_config(), "name": again.name}
+
+
+def test_a_model_with_xlstm_layers_saves_and_loads_exactly(tmp_path):
+    from gated.layers import Dense, Embedding
+    from gated.models import Sequential, load_model
+
+    torch.manual_seed(0)
+    model = Sequential([Embedding(10, DIM),
+                        xLSTMBlockStack(num_blocks=2, slstm_at=[1], num_heads=2),
+                        sLSTM(DIM, num_heads=2, return_sequences=True),
+                        mLSTM(DIM, num_heads=2), Dense(1)])
+    x = np.random.default_rng(0).integers(0, 10, (3, 6))
+    want = model.predict(x, verbose=0)
+    model.save(tmp_path / "model.keras")
+    np.testing.assert_array_equal(load_model(tmp_path / "model.keras").predict(x, verbose=0),
+                                  want)
