@@ -79,7 +79,7 @@ def _run_forward(stepper: Any, xs: tuple, states: State, masks: tuple | None, or
         if masks is not None:
             keep = masks[t]
             y = torch.where(keep, y, y_prev)
-            new_states = tuple(torch.where(keep, n, s)
+            new_states = tuple(torch.where(_rows(keep, n), n, s)
                                for n, s in zip(new_states, states, strict=True))
             y_prev = y
         outputs[t] = y
@@ -105,11 +105,16 @@ def _run_backward(stepper: Any, grad_ys: torch.Tensor, grad_states: tuple, masks
             g = g + carry
         dy = torch.where(keep, g, zero)
         carry = torch.where(keep, zero, g)
-        new = [torch.where(keep, d, zero) for d in dstates]
-        passed = [torch.where(keep, zero, d) for d in dstates]
+        new = [torch.where(_rows(keep, d), d, zero) for d in dstates]
+        passed = [torch.where(_rows(keep, d), zero, d) for d in dstates]
         dprev = stepper.backward(t, dy + new[0], new[1:])
         dstates = [a + b for a, b in zip(dprev, passed, strict=True)]
     return tuple(dstates)
+
+
+def _rows(keep: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A `(batch, 1)` step mask shaped to select whole rows of `like` (states of any rank)."""
+    return keep if like.ndim == 2 else keep.view(-1, *([1] * (like.ndim - 1)))
 
 
 class ChunkedGemm:

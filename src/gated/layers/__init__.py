@@ -64,6 +64,8 @@ from gated.layers.reshaping import (
 )
 from gated.layers.simple_rnn import SimpleRNN
 from gated.layers.wrappers import Bidirectional, TimeDistributed
+from gated.layers.xlstm import mLSTM, sLSTM
+from gated.layers.xlstm_blocks import mLSTMBlock, sLSTMBlock, xLSTMBlockStack
 
 __all__ = [
     "Activation", "Add", "Average", "Bidirectional", "Concatenate", "Dense", "Dropout",
@@ -83,3 +85,4 @@ __all__ += [  # convolutional layers (issue 10)
     "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D",
     "ZeroPadding3D",
 ]
+__all__ += ["sLSTM", "mLSTM", "sLSTMBlock", "mLSTMBlock", "xLSTMBlockStack"]  # issue 12
