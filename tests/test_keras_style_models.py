@@ -293,3 +293,25 @@ def test_a_layer_that_cannot_run_on_zeros_still_joins_a_sequential():
     with torch.no_grad():
         want = head(2.0 * dense(torch.as_tensor(x)))
     np.testing.assert_allclose(model.predict(x, verbose=0), want.numpy(), rtol=1e-6)
+
+
+def test_sequential_runs_other_lengths_than_it_was_built_on_as_keras():
+    """Keras 3 checks only the rank and the feature axis of a Sequential's input: a model built
+    on batches of length 7 runs on length 3 (variable-length batches), and the result is what
+    its layers compute on that input."""
+    import numpy as np
+    import torch
+
+    from gated.layers import LSTM, Dense, Embedding
+    from gated.models import Sequential
+
+    torch.manual_seed(0)
+    model = Sequential([Embedding(10, 4), LSTM(3), Dense(2)])
+    model(np.zeros((2, 7), "int64"))
+    short = np.array([[1, 2, 3], [4, 5, 6]])
+    expected = model.layers[2](model.layers[1](model.layers[0](torch.as_tensor(short))))
+    torch.testing.assert_close(model(short), expected)
+    features = Sequential([LSTM(3)])
+    features(np.zeros((2, 7, 2), "float32"))
+    with pytest.raises(ValueError, match=r"lstm.*2.*5|lstm.*5.*2"):  # named by the layer
+        features(np.zeros((2, 7, 5), "float32"))

@@ -163,7 +163,7 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
     if "model.weights.h5" in members and "model.weights.safetensors" not in members:
         from gated.export.keras_read import load_keras  # a Keras 3 .keras file
 
-        return load_keras(filepath)
+        return load_keras(filepath, compile=compile)
 
     def fail(why: str) -> ValueError:
         return ValueError(f"Cannot load the model file '{filepath}': {why}.")
