@@ -5,12 +5,13 @@
 """
 
 from gated.cells.base import DenseRNNCell, RNNCell
+from gated.cells.conv_lstm import ConvGRUCell, ConvLSTMCell
 from gated.cells.gru import GRUCell
 from gated.cells.lstm import VARIANTS, LSTMCell
 from gated.cells.simple import SimpleRNNCell
 from gated.cells.stacked import StackedRNNCells
 
-FAMILIES = (LSTMCell, GRUCell, SimpleRNNCell)
+FAMILIES = (LSTMCell, GRUCell, SimpleRNNCell, ConvLSTMCell, ConvGRUCell)
 
 __all__ = ["RNNCell", "DenseRNNCell", "LSTMCell", "GRUCell", "SimpleRNNCell",
-           "StackedRNNCells", "VARIANTS", "FAMILIES"]
+           "StackedRNNCells", "VARIANTS", "FAMILIES", "ConvLSTMCell", "ConvGRUCell"]
