@@ -2,6 +2,14 @@
 
 from gated.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from gated.layer import KerasTensor, Layer
+from gated.layers.conv_lstm import (
+    ConvGRU1D,
+    ConvGRU2D,
+    ConvGRU3D,
+    ConvLSTM1D,
+    ConvLSTM2D,
+    ConvLSTM3D,
+)
 from gated.layers.core import (
     Activation,
     Add,
@@ -30,4 +38,5 @@ __all__ = [
     "Embedding", "Flatten", "GRU", "GRUCell", "Input", "InputLayer", "KerasTensor", "LSTM",
     "LSTMCell", "Layer", "LayerNormalization", "Masking", "Multiply", "RNN", "RepeatVector",
     "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+    "ConvGRU1D", "ConvGRU2D", "ConvGRU3D", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
 ]
