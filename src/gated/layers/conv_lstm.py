@@ -21,7 +21,7 @@ import torch
 from gated.backend import image_data_format
 from gated.cells.conv_lstm import ConvGRUCell, ConvLSTMCell
 from gated.layer import format_shape
-from gated.layers.recurrent import RNN
+from gated.layers.recurrent import RNN, _accepted_args
 
 _RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "engine")
 _FORMATS = ("channels_last", "channels_first")
@@ -57,6 +57,10 @@ class ConvRNN(RNN):
         layer_kwargs = {k: kwargs.pop(k) for k in list(kwargs)
                         if k in ("name", "trainable", "dtype", "input_shape",
                                  "batch_input_shape", "batch_size")}
+        accepted = _accepted_args(self.cell_class) - {"rank", "filters", "units"}
+        unknown = {k: v for k, v in kwargs.items() if k not in accepted}
+        if unknown:
+            raise TypeError(f"Unrecognized keyword arguments passed to {owner}: {unknown}")
         data_format = _check_format(data_format, owner)
         cell = self.cell_class(self.rank, filters, kernel_size,
                                dtype=layer_kwargs.get("dtype"), **kwargs)
