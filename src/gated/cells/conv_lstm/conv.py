@@ -65,6 +65,22 @@ def output_spatial(spatial: Sequence[int], kernel: Sequence[int], strides: Seque
                                                strict=True))
 
 
+#: torch's channels-last memory format per rank: oneDNN's fastest layout on CPU (none for 1-D)
+_FORMATS = {2: torch.channels_last, 3: torch.channels_last_3d}
+
+
+def channels_last(t: torch.Tensor, rank: int) -> torch.Tensor:
+    """`t (n, channels, *spatial)` in channels-last memory (same values, same shape)."""
+    fmt = _FORMATS.get(rank)
+    return t if fmt is None else t.contiguous(memory_format=fmt)
+
+
+def empty_channels_last(shape: Sequence[int], like: torch.Tensor, rank: int) -> torch.Tensor:
+    """An empty `(n, channels, *spatial)` tensor in channels-last memory."""
+    fmt = _FORMATS.get(rank, torch.contiguous_format)
+    return torch.empty(tuple(shape), dtype=like.dtype, device=like.device, memory_format=fmt)
+
+
 def torch_weight(kernel: torch.Tensor) -> torch.Tensor:
     """Keras `(*k, in, out)` -> torch `(out, in, *k)`."""
     rank = kernel.ndim - 2
@@ -106,16 +122,32 @@ class Conv:
         """`x (n, in, *spatial)` convolved with a torch-layout `weight (out, in, *k)`."""
         return self.fn(self.pad(x), weight, bias, self.strides, self.conv_pad, self.dilation)
 
-    def input_grad(self, grad: torch.Tensor, x_shape: Sequence[int],
-                   weight: torch.Tensor) -> torch.Tensor:
-        """The gradient of the convolution's input `(n, in, *spatial)` (unpadded)."""
+    @property
+    def unit(self) -> bool:
+        """Stride 1 and dilation 1 (the recurrent convolution): its input gradient is a plain
+        convolution with the flipped, transposed kernel (`flipped`)."""
+        return all(v == 1 for v in self.strides) and all(v == 1 for v in self.dilation)
+
+    def flipped(self, weight: torch.Tensor) -> torch.Tensor:
+        """`(out, in, *k)` -> `(in, out, *k)` flipped on every spatial axis."""
+        return weight.flip(list(range(2, weight.ndim))).transpose(0, 1).contiguous()
+
+    def input_grad(self, grad: torch.Tensor, x_shape: Sequence[int], weight: torch.Tensor,
+                   flipped: torch.Tensor | None = None) -> torch.Tensor:
+        """The gradient of the convolution's input `(n, in, *spatial)` (unpadded); with a unit
+        stride and dilation, a forward convolution with `flipped` (oneDNN's fastest path)."""
         shape = list(x_shape)
         if self.pre_pad is not None:
             shape = shape[:2] + [n + a + b for n, (a, b) in zip(shape[2:], self.pads,
                                                                strict=True)]
-        padded = grad.new_empty(1).expand(shape)  # only its shape is read
-        dx = _conv_backward(grad, padded, weight, None, self.strides, self.conv_pad,
-                            self.dilation, False, [0] * self.rank, 1, [True, False, False])[0]
+        if flipped is not None and self.unit:
+            full = [k - 1 - p for k, p in zip(flipped.shape[2:], self.conv_pad, strict=True)]
+            dx = self.fn(grad, flipped, None, 1, full, 1)
+        else:
+            padded = grad.new_empty(1).expand(shape)  # only its shape is read
+            dx = _conv_backward(grad, padded, weight, None, self.strides, self.conv_pad,
+                                self.dilation, False, [0] * self.rank, 1,
+                                [True, False, False])[0]
         if self.pre_pad is None:
             return dx
         index = [slice(None), slice(None)] + [slice(a, a + n) for n, (a, _) in
@@ -130,5 +162,5 @@ class Conv:
                               [False, True, False])[1]
 
 
-__all__ = ["Conv", "as_tuple", "conv_pads", "keras_weight", "output_spatial", "same_pads",
-           "torch_weight"]
+__all__ = ["Conv", "as_tuple", "channels_last", "conv_pads", "empty_channels_last",
+           "keras_weight", "output_spatial", "same_pads", "torch_weight"]

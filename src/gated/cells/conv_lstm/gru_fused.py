@@ -14,7 +14,13 @@ from typing import Any
 
 import torch
 
-from gated.cells.conv_lstm.conv import Conv, keras_weight, torch_weight
+from gated.cells.conv_lstm.conv import (
+    Conv,
+    channels_last,
+    empty_channels_last,
+    keras_weight,
+    torch_weight,
+)
 from gated.engine.fused import by_time
 from gated.engine.spec import Formulas
 
@@ -25,12 +31,12 @@ def project(spec: Any, x: torch.Tensor) -> torch.Tensor:
     """The input convolution of all steps, TIME-MAJOR `(time, batch, 3F, *out_spatial)`."""
     c, w = spec.config, spec.weights
     batch, steps = x.shape[0], x.shape[1]
-    flat = x.transpose(0, 1).reshape(steps * batch, *x.shape[2:])
+    flat = channels_last(x.transpose(0, 1).reshape(steps * batch, *x.shape[2:]), c.rank)
     bias = w.get("bias")
     if bias is not None and c.reset_after:
         bias = bias[0]
     out = Conv(c.rank, c.strides, c.dilation_rate, c.input_pads)(
-        flat, torch_weight(w["kernel"]), bias)
+        flat, channels_last(torch_weight(w["kernel"]), c.rank), bias)
     return out.view(steps, batch, *out.shape[1:])
 
 
@@ -45,9 +51,14 @@ class ConvGRUStepper:
         self.rank = c.rank
         self.after = c.reset_after
         self.conv = Conv(c.rank, (1,) * c.rank, (1,) * c.rank, c.recurrent_pads)
-        self.U = torch_weight(weights["U"]).contiguous()
+        # channels-last memory throughout (oneDNN's fastest convolutions on CPU)
+        self.U = channels_last(torch_weight(weights["U"]).contiguous(), c.rank)
         f = self.f
-        self.U_zr, self.U_h = self.U[:2 * f], self.U[2 * f:]
+        self.U_zr = channels_last(self.U[:2 * f], c.rank)
+        self.U_h = channels_last(self.U[2 * f:], c.rank)
+        flip = self.conv.flipped
+        self.flipped = {name: channels_last(flip(w), c.rank) for name, w in (
+            ("U", self.U), ("U_zr", self.U_zr), ("U_h", self.U_h))}
         bias = weights.get("bias")
         self.b_rec = bias[1] if (bias is not None and self.after) else None
         sigma, act = spec.activation("recurrent_activation"), spec.activation("activation")
@@ -60,7 +71,7 @@ class ConvGRUStepper:
 
     def forward(self, t: int, xw: torch.Tensor, states: State):
         f = self.f
-        h_prev = states[0]
+        h_prev = channels_last(states[0], self.rank)
         h_in = h_prev if self.rm is None else h_prev * self.rm
         if self.after:
             hu = self.conv(h_in, self.U, self.b_rec)
@@ -86,9 +97,14 @@ class ConvGRUStepper:
     def begin_backward(self, grad_ys: torch.Tensor) -> None:
         batch, steps = grad_ys.shape[0], grad_ys.shape[1]
         shape = (steps, batch, 3 * self.f, *grad_ys.shape[3:])
-        self.DZ = grad_ys.new_empty(shape)
+
+        def buffer() -> torch.Tensor:
+            return empty_channels_last((steps * batch, *shape[2:]), grad_ys,
+                                       self.rank).view(shape)
+
+        self.DZ = buffer()
         # the gradient of the recurrent convolution's output (differs from DZ in block h)
-        self.DR = grad_ys.new_empty(shape) if self.after else None
+        self.DR = buffer() if self.after else None
         self.k = 0
 
     def backward(self, t: int, dy: torch.Tensor, drest: list) -> list:
@@ -106,12 +122,13 @@ class ConvGRUStepper:
             dr[:, 2 * f:].copy_(d_cand * r)
             dz_all[:, f:2 * f].copy_(self.sigma_d(d_cand * gated, r))
             dr[:, :2 * f].copy_(dz_all[:, :2 * f])
-            dh_in = self.conv.input_grad(dr, h_in.shape, self.U)
+            dh_in = self.conv.input_grad(dr, h_in.shape, self.U, self.flipped["U"])
         else:
-            d_gated = self.conv.input_grad(d_cand, h_in.shape, self.U_h)
+            d_gated = self.conv.input_grad(d_cand, h_in.shape, self.U_h, self.flipped["U_h"])
             dz_all[:, f:2 * f].copy_(self.sigma_d(d_gated * h_in, r))
             dh_in = torch.addcmul(self.conv.input_grad(dz_all[:, :2 * f], h_in.shape,
-                                                       self.U_zr), d_gated, r)
+                                                       self.U_zr, self.flipped["U_zr"]),
+                                  d_gated, r)
         if self.rm is not None:
             dh_in = dh_in * self.rm
         return [torch.addcmul(dh_in, dy, z)]
