@@ -291,3 +291,18 @@ def test_bad_mask_shape_and_bad_arguments():
         ConvLSTM2D(2, 3, kernel_constraint="non_neg")
     with pytest.raises(TypeError, match=r"Unrecognized keyword.*units"):
         ConvLSTM2D(2, 3, units=4)
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_convgru_with_1x1_kernels_on_one_position_is_keras_gru(keras, reset_after):
+    """No Keras ConvGRU exists: with 1x1 kernels on a 1x1 map it must be Keras' GRU (same
+    gate order z, r, h and bias layout), which fixes the layout and both reset forms."""
+    x = np.random.default_rng(7).standard_normal((3, 6, 4)).astype("float32")
+    kgru = keras.layers.GRU(5, reset_after=reset_after, return_sequences=True)
+    want = _numpy(kgru(x))
+    layer = ConvGRU2D(5, 1, reset_after=reset_after, return_sequences=True)
+    x_maps = x.reshape(3, 6, 1, 1, 4)
+    layer(x_maps)
+    kernel, recurrent, bias = (_numpy(w) for w in kgru.get_weights())
+    layer.set_weights([kernel.reshape(1, 1, 4, 15), recurrent.reshape(1, 1, 5, 15), bias])
+    np.testing.assert_allclose(_numpy(layer(x_maps)).reshape(3, 6, 5), want, atol=TOL)
