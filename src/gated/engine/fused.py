@@ -17,9 +17,10 @@ recurrent weight gradient with one GEMM over all steps, so peak training memory 
 eager autograd loop's.
 
 Runs: masks of any pattern, `reverse`, initial states with gradients, `recurrent_mask`
-(recurrent dropout). Refuses (the reference engine runs them): cells without fused formulas,
-options or activations the family's formulas do not list, masks or recurrent masks that
-require grad, parameters whose dtype or device differ from the input's.
+(recurrent dropout), states of any rank (`(batch, n)`, or feature maps `(batch, channels,
+*spatial)` of the convolutional families). Refuses (the reference engine runs them): cells
+without fused formulas, options or activations the family's formulas do not list, masks or
+recurrent masks that require grad, parameters whose dtype or device differ from the input's.
 """
 
 from __future__ import annotations
