@@ -5,7 +5,9 @@ Default configuration (the issue's): batch 8, 10 steps, 64x64x1 frames -> 64 fil
 kernel, `padding='same'`, `return_sequences=True`. All three compute the same numbers (the
 weights of gated's layer are copied into the other two, and the script checks the outputs
 agree before timing). Every round runs each candidate once, in a shuffled order; the table
-shows medians and the ratio of each to gated (> 1: gated is faster).
+shows medians and the ratio of each to gated (> 1: gated is faster), of the wall time and of
+the process' CPU time (all threads; with `--threads 1` on a loaded machine the CPU time is the
+steadier measure, as it does not count the time the process waits for a core).
 
 - inference: forward under `torch.no_grad()`;
 - training step: forward, a mean-square loss over the output sequence, backward (gradients of
@@ -133,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.autograd.grad(loss, params)
 
     times: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
     for mode, fn in (("inference", infer), ("training step", train)):
         for model, x in candidates.values():  # warm-up
             fn(model, x)
@@ -140,19 +143,24 @@ def main(argv: list[str] | None = None) -> None:
             order = list(candidates.items())
             random.shuffle(order)
             for name, (model, x) in order:
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 fn(model, x)
                 times.setdefault((mode, name), []).append(time.perf_counter() - start)
+                cpu.setdefault((mode, name), []).append(time.process_time() - start_cpu)
 
     print(f"ConvLSTM2D: batch {batch}, {steps} steps, {side}x{side}x1 -> {filters} filters, "
           f"{kernel}x{kernel}, padding='same', return_sequences=True; {repeats} rounds")
     print(f"machine: {_machine()}")
-    print("| mode | implementation | median ms | / gated |\n|---|---|---:|---:|")
+    print("| mode | implementation | median ms | / gated | CPU ms | CPU / gated |\n"
+          "|---|---|---:|---:|---:|---:|")
     for mode in ("inference", "training step"):
         base = statistics.median(times[(mode, "gated ConvLSTM2D")])
+        base_cpu = statistics.median(cpu[(mode, "gated ConvLSTM2D")])
         for name in candidates:
             t = statistics.median(times[(mode, name)])
-            print(f"| {mode} | {name} | {1000 * t:.1f} | {t / base:.2f}x |")
+            c = statistics.median(cpu[(mode, name)])
+            print(f"| {mode} | {name} | {1000 * t:.1f} | {t / base:.2f}x | {1000 * c:.1f} | "
+                  f"{c / base_cpu:.2f}x |")
 
 
 def _params(model):

@@ -88,6 +88,11 @@ def test_recipe_quick(tmp_path):
                                           str(tmp_path), "--quiet"])
     results = numbers["results"]
     assert json.loads((tmp_path / "moving-mnist.json").read_text())["results"]
-    # the ConvLSTM predicts better than the FC-LSTM in the same budget (the paper's finding)
+    # both learn more than a motionless guess and than copying; the ConvLSTM beats the
+    # FC-LSTM in the same budget (the paper's finding; 6462 vs 6652 when recorded)
+    for name in ("ConvLSTM", "FC-LSTM"):
+        for metric in ("cross_entropy", "mse_per_frame"):
+            assert results[name][metric] < results["mean intensity"][metric]
+            assert results[name][metric] < results["copy last frame"][metric]
     assert results["ConvLSTM"]["cross_entropy"] < results["FC-LSTM"]["cross_entropy"]
     assert (tmp_path / "moving_mnist.png").exists()
