@@ -18,19 +18,19 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import os
-import types
 from collections.abc import Callable
 from typing import Any
 
 from gated.serialization import (
     CustomObjectScope,
     custom_object_scope,
+    deserialize_keras_object,
     get_custom_objects,
     get_registered_name,
     get_registered_object,
     register,
+    serialize_keras_object,
 )
 
 __all__ = [
@@ -117,132 +117,3 @@ def load_weights(model: Any, filepath: str | os.PathLike, skip_mismatch: bool = 
         raise ValueError("Argument `skip_mismatch` of load_weights(): gated loads all weights "
                          "or raises; received skip_mismatch=True.")
     model.load_weights(filepath, **kwargs)
-
-
-_PLAIN = (str, int, float, bool, type(None))
-
-
-def serialize_keras_object(obj: Any) -> Any:
-    """A JSON-safe description of `obj` that `deserialize_keras_object` turns back into it.
-
-    Plain values and lists/tuples/dicts of them are returned as they are (tuples as
-    `{"class_name": "__tuple__", ...}` like Keras); an object with `get_config` becomes
-    `{"module", "class_name", "config", "registered_name"}`; a function its name.
-
-    Args:
-        obj: The object.
-
-    Returns:
-        The description (dict, list or plain value).
-    """
-    if isinstance(obj, _PLAIN):
-        return obj
-    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):
-        items = [serialize_keras_object(v) for v in obj]
-        return items if isinstance(obj, list) else {
-            "class_name": "__tuple__", "config": {"value": items}}
-    if isinstance(obj, dict):
-        return {k: serialize_keras_object(v) for k, v in obj.items()}
-    if isinstance(obj, types.FunctionType):
-        return {"module": obj.__module__, "class_name": "function",
-                "config": obj.__name__, "registered_name": get_registered_name(obj)}
-    if hasattr(obj, "get_config"):
-        cls = type(obj)
-        return {"module": cls.__module__, "class_name": cls.__name__,
-                "config": serialize_keras_object(obj.get_config()),
-                "registered_name": get_registered_name(cls)}
-    raise TypeError(f"Cannot serialize {obj!r}: it has no get_config() method and is not a "
-                    "plain value, a list/tuple/dict or a function.")
-
-
-_NAMESPACES = ("layers", "models", "optimizers", "optimizers.schedules", "losses", "metrics",
-               "activations", "initializers", "regularizers", "constraints", "callbacks")
-
-
-def _from_module(module: str | None, name: str) -> Any:
-    """`name` from a gated module, or from the gated namespace matching a Keras module path
-    (`"keras.layers"`, `"keras.src.optimizers.schedules.learning_rate_schedule"`, or any
-    `keras.src...` path: then every Keras-like gated namespace is searched)."""
-    if not module:
-        return None
-    parts = module.split(".")
-    if parts[0] == "keras":
-        rest = [p for p in parts[1:] if p != "src"]
-        prefixes = [".".join(rest[:k]) for k in range(min(len(rest), 2), 0, -1)]
-        candidates = [f"gated.{p}" for p in prefixes if p in _NAMESPACES]
-        candidates += [f"gated.{n}" for n in _NAMESPACES if f"gated.{n}" not in candidates]
-    elif parts[0] == "gated":
-        candidates = [module, ".".join(parts[:2])]
-    else:
-        return None
-    for candidate in candidates:
-        try:
-            found = getattr(importlib.import_module(candidate), name, None)
-        except ImportError:
-            continue
-        if isinstance(found, type) or callable(found):
-            return found
-    return None
-
-
-def deserialize_keras_object(config: Any, custom_objects: dict | None = None,
-                             safe_mode: bool = True, **kwargs: Any) -> Any:
-    """Rebuilds an object from `serialize_keras_object`'s description.
-
-    A string is looked up as a registered name; a dict with `class_name` is rebuilt with its
-    class' `from_config` (classes found in `custom_objects`, the open scopes, the registered
-    objects, then the gated module named by `module`).
-
-    Args:
-        config: The description.
-        custom_objects: `{name: class or function}`.
-        safe_mode: Accepted for Keras compatibility (nothing here runs stored code).
-        **kwargs: Ignored (Keras' internal arguments).
-
-    Returns:
-        The object.
-
-    Raises:
-        ValueError: a class or function that cannot be found (named in the message).
-    """
-    if config is None or isinstance(config, (int, float, bool)):
-        return config
-    if isinstance(config, str):
-        found = get_registered_object(config, custom_objects)
-        if found is None:
-            raise ValueError(f"Could not find a registered object named {config!r}: register "
-                             "it or pass it in `custom_objects`.")
-        return found
-    if isinstance(config, list):
-        return [deserialize_keras_object(v, custom_objects) for v in config]
-    if not isinstance(config, dict):
-        raise TypeError(f"Cannot deserialize {config!r}: expected a dict, a list or a name.")
-    name = config.get("class_name")
-    if name is None:
-        return {k: deserialize_keras_object(v, custom_objects) if isinstance(v, dict) else v
-                for k, v in config.items()}
-    if name == "__tuple__":
-        return tuple(deserialize_keras_object(v, custom_objects)
-                     for v in config["config"]["value"])
-    registered = config.get("registered_name")
-    if name == "function":
-        fn_name = config["config"]
-        found = (get_registered_object(registered, custom_objects) if registered else None) \
-            or get_registered_object(fn_name, custom_objects) \
-            or _from_module(config.get("module"), fn_name)
-        if found is None:
-            raise ValueError(f"Could not find the function {fn_name!r}: register it or pass "
-                             "it in `custom_objects`.")
-        return found
-    cls = (get_registered_object(registered, custom_objects) if registered else None) \
-        or get_registered_object(name, custom_objects) \
-        or _from_module(config.get("module"), name)
-    if cls is None:
-        raise ValueError(f"Could not find the class {name!r}"
-                         + (f" (registered as {registered!r})" if registered else "")
-                         + ": register it with register_keras_serializable or pass it in "
-                           "`custom_objects`.")
-    inner = config.get("config", {})
-    if not isinstance(inner, dict):
-        raise TypeError(f"The config of {name!r} must be a dict, received {inner!r}.")
-    return cls.from_config(inner)

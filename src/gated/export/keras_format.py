@@ -173,7 +173,7 @@ def _keras_object(obj: Any) -> Any:
     """Keras' serialization of a loss or optimizer, naming Keras' module for gated's built-in
     classes so that Keras 3 can compile the model it loads (a user class keeps its own)."""
     from gated.losses import LossFunctionWrapper
-    from gated.saving import serialize_keras_object
+    from gated.serialization import serialize_keras_object
 
     if isinstance(obj, LossFunctionWrapper) and not obj._fn_kwargs:
         obj = obj.fn  # a function loss: saved as the function, as Keras does

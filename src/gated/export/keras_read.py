@@ -164,7 +164,7 @@ def load_keras(filepath: str | os.PathLike, compile: bool = True) -> Any:
 
 def _compile(model: Any, config: dict, path: Path) -> None:
     """Compile `model` as the file's Keras `compile_config` says (names the file on failure)."""
-    from gated.saving import deserialize_keras_object
+    from gated.serialization import deserialize_keras_object
 
     def resolve(value: Any) -> Any:
         return deserialize_keras_object(value) if isinstance(value, dict) else value
