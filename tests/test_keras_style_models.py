@@ -315,3 +315,21 @@ def test_sequential_runs_other_lengths_than_it_was_built_on_as_keras():
     features(np.zeros((2, 7, 2), "float32"))
     with pytest.raises(ValueError, match=r"lstm.*2.*5|lstm.*5.*2"):  # named by the layer
         features(np.zeros((2, 7, 5), "float32"))
+
+
+def test_a_model_deep_copies_after_it_has_run():
+    """`copy.deepcopy(model)` (kept best weights, quantization) works after a run, whatever
+    the engines cached on the cells, and the copy computes the same function."""
+    import copy
+
+    import numpy as np
+
+    from gated.layers import GRU, LSTM, Dense, Input
+    from gated.models import Sequential
+
+    model = Sequential([Input((5, 3)), LSTM(4, return_sequences=True), GRU(3), Dense(2)])
+    x = np.random.default_rng(0).random((2, 5, 3), dtype=np.float32)
+    y = model.predict(x, verbose=0)
+    twin = copy.deepcopy(model)
+    np.testing.assert_array_equal(twin.predict(x, verbose=0), y)
+    assert twin.layers[0].cell.kernel is not model.layers[0].cell.kernel
