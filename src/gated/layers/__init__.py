@@ -2,6 +2,7 @@
 
 from gated.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from gated.layer import KerasTensor, Layer
+from gated.layers.attention import AdditiveAttention, Attention
 from gated.layers.core import (
     Activation,
     Add,
@@ -21,11 +22,13 @@ from gated.layers.core import (
 )
 from gated.layers.gru import GRU
 from gated.layers.lstm import LSTM
+from gated.layers.multi_head_attention import MultiHeadAttention
 from gated.layers.recurrent import RNN
 from gated.layers.simple_rnn import SimpleRNN
 from gated.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
+    "AdditiveAttention", "Attention", "MultiHeadAttention",
     "Activation", "Add", "Average", "Bidirectional", "Concatenate", "Dense", "Dropout",
     "Embedding", "Flatten", "GRU", "GRUCell", "Input", "InputLayer", "KerasTensor", "LSTM",
     "LSTMCell", "Layer", "LayerNormalization", "Masking", "Multiply", "RNN", "RepeatVector",
