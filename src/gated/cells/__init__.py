@@ -4,6 +4,7 @@
 (`cls.OPTIONS`) and fast formulas (`cls.FORMULAS`): what the conformance test walks.
 """
 
+from gated.cells.attention import AttentionCell
 from gated.cells.base import DenseRNNCell, RNNCell
 from gated.cells.gru import GRUCell
 from gated.cells.lstm import VARIANTS, LSTMCell
@@ -13,4 +14,4 @@ from gated.cells.stacked import StackedRNNCells
 FAMILIES = (LSTMCell, GRUCell, SimpleRNNCell)
 
 __all__ = ["RNNCell", "DenseRNNCell", "LSTMCell", "GRUCell", "SimpleRNNCell",
-           "StackedRNNCells", "VARIANTS", "FAMILIES"]
+           "StackedRNNCells", "VARIANTS", "FAMILIES", "AttentionCell"]
