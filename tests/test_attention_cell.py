@@ -118,7 +118,7 @@ def test_attention_step_against_hand_formulas():
     x = torch.randn(1, 2, dtype=D)
     y, _ = cell.step(x, cell.get_initial_state(1, D))
     h = torch.tanh(x @ inner.kernel + inner.bias)[0]  # zero initial state
-    e = [float(h @ (memory[0, j] @ cell.score_kernel)) for j in range(2)]
+    e = [float((h @ (memory[0, j] @ cell.score_kernel)).detach()) for j in range(2)]
     a = torch.softmax(torch.tensor(e, dtype=D), 0)
     context = a[0] * memory[0, 0] + a[1] * memory[0, 1]
     expected = torch.tanh(torch.cat([context, h]) @ cell.attention_kernel)

@@ -3,6 +3,7 @@
 from gated.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from gated.layer import KerasTensor, Layer
 from gated.layers.attention import AdditiveAttention, Attention
+from gated.layers.attention_pooling import AttentionPooling
 from gated.layers.core import (
     Activation,
     Add,
@@ -28,7 +29,7 @@ from gated.layers.simple_rnn import SimpleRNN
 from gated.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
-    "AdditiveAttention", "Attention", "MultiHeadAttention",
+    "AdditiveAttention", "Attention", "AttentionPooling", "MultiHeadAttention",
     "Activation", "Add", "Average", "Bidirectional", "Concatenate", "Dense", "Dropout",
     "Embedding", "Flatten", "GRU", "GRUCell", "Input", "InputLayer", "KerasTensor", "LSTM",
     "LSTMCell", "Layer", "LayerNormalization", "Masking", "Multiply", "RNN", "RepeatVector",
