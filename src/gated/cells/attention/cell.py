@@ -241,13 +241,22 @@ class AttentionCell(RNNCell):
     def recurrent_step(self, xw: torch.Tensor, states: State,
                        recurrent_mask: torch.Tensor | None = None,
                        training: bool = False) -> tuple[torch.Tensor, State]:
-        memory, memory_mask = self._bound(xw.shape[0])
+        y, new_states, _ = self.decode_step(xw, states, None, recurrent_mask, training)
+        return y, new_states
+
+    def decode_step(self, x: torch.Tensor, states: State, keys: torch.Tensor | None = None,
+                    recurrent_mask: torch.Tensor | None = None,
+                    training: bool = False) -> tuple[torch.Tensor, State, torch.Tensor]:
+        """One step `(y_t, new_states, α_t)`; pass `keys=cell.keys(memory)` computed once to
+        decode step by step without recomputing them (greedy and beam search do)."""
+        memory, memory_mask = self._bound(x.shape[0])
         feed, inner = states[0], tuple(states[1:])
-        z = torch.cat([xw, feed[:, :self.attention_units]], -1) if self.input_feeding else xw
+        z = torch.cat([x, feed[:, :self.attention_units]], -1) if self.input_feeding else x
         h, new_inner = self.cell.step(z, inner, recurrent_mask, training)
-        att, alpha = self.attend(h, self.keys(memory), memory, memory_mask)
+        keys = self.keys(memory) if keys is None else keys
+        att, alpha = self.attend(h, keys, memory, memory_mask)
         y = torch.cat([att, alpha], dim=-1) if self.return_attention else att
-        return y, (y, *new_inner)
+        return y, (y, *new_inner), alpha
 
     def dropout_masks(self, batch_size: int, input_dim: int, like: torch.Tensor,
                       training: bool) -> tuple[Any, Any]:
@@ -261,8 +270,10 @@ class AttentionCell(RNNCell):
         """The contract for the fused engine: the wrapped cell's spec inside, the bound memory
         and its mask (rebuilt when either is rebound); None when the wrapped cell has no
         spec (then only the reference engine runs this cell)."""
-        if not self.built or self.memory is None or type(self).recurrent_step is not \
-                AttentionCell.recurrent_step:
+        klass = type(self)
+        if not self.built or self.memory is None or any(
+                getattr(klass, name) is not getattr(AttentionCell, name) for name in (
+                    "recurrent_step", "decode_step", "attend", "keys", "step", "build")):
             return None
         inner, _ = spec_of(self.cell)
         if inner is None:
