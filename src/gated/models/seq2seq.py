@@ -77,6 +77,9 @@ class Seq2Seq(Model):
                              f"Expected one of {list(CELLS)}.")
         self.source_vocab = check_positive_int(source_vocab, "source_vocab", owner)
         self.target_vocab = check_positive_int(target_vocab, "target_vocab", owner)
+        if self.source_vocab < 2:
+            raise ValueError(f"Seq2Seq: `source_vocab` must hold padding (0) and at least one "
+                             f"token, received source_vocab={source_vocab}.")
         self.units = check_positive_int(units, "units", owner)
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim", owner)
         if bidirectional and units % 2:
@@ -110,6 +113,9 @@ class Seq2Seq(Model):
                            dtype=dt)
         self.dropout = Dropout(self.dropout_rate, dtype=dt)
         self.output_layer = Dense(self.target_vocab, dtype=dt)
+        with torch.no_grad():  # every size is known: build now (optimizers see the weights)
+            self([torch.ones(1, 1, dtype=torch.long),
+                  torch.full((1, 1), self.start_token, dtype=torch.long)])
 
     @property
     def num_inputs(self) -> int:
