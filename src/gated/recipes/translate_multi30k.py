@@ -45,22 +45,26 @@ PAD, START, END = 0, 1, 2
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="training epochs "
-                        "(default 10, --quick 1)")
+                        "(default 10, --quick 6)")
     parser.add_argument("--units", type=int, default=None, help="decoder state size "
-                        "(default 512, --quick 256)")
+                        "(default 512, --quick 128)")
     parser.add_argument("--embedding-dim", type=int, default=None,
-                        help="embedding size (default 256, --quick 128)")
+                        help="embedding size (default 256, --quick 96)")
     parser.add_argument("--batch-size", type=int, default=None,
-                        help="pairs per batch (default 64, --quick 128)")
+                        help="pairs per batch (default 64)")
     parser.add_argument("--min-frequency", type=int, default=None,
-                        help="keep words seen this often (default 2, --quick 3)")
+                        help="keep words seen this often (default 2, --quick 4)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="Adam's rate (default 2e-3, --quick 3e-3)")
+    parser.add_argument("--dropout", type=float, default=None,
+                        help="dropout on embeddings and decoder outputs (default 0.2, --quick 0.1)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's; 1 is faster on a loaded machine)")
     parser.add_argument("--beam-width", type=int, default=5)
     parser.add_argument("--length-penalty", type=float, default=0.6)
     parser.add_argument("--max-train-length", type=int, default=None,
                         help="drop training pairs with longer targets (default: none, "
-                        "--quick 20)")
+                        "--quick 16)")
 
 
 def read_lines(path: Path) -> list[str]:
@@ -134,12 +138,14 @@ def run(args: argparse.Namespace) -> dict:
     from gated.optimizers import Adam
 
     quick = args.quick
-    epochs = args.epochs or (1 if quick else 10)
-    units = args.units or (256 if quick else 512)
-    embedding_dim = args.embedding_dim or (128 if quick else 256)
-    max_len = args.max_train_length or (20 if quick else None)
-    batch_size = args.batch_size or (128 if quick else 64)
-    min_frequency = args.min_frequency or (3 if quick else 2)
+    epochs = args.epochs or (6 if quick else 10)
+    units = args.units or (128 if quick else 512)
+    embedding_dim = args.embedding_dim or (96 if quick else 256)
+    max_len = args.max_train_length or (16 if quick else None)
+    batch_size = args.batch_size or 64
+    min_frequency = args.min_frequency or (4 if quick else 2)
+    learning_rate = args.learning_rate or (3e-3 if quick else 2e-3)
+    dropout = args.dropout if args.dropout is not None else (0.1 if quick else 0.2)
     if args.threads:
         torch.set_num_threads(args.threads)
     folder = data_dir(args, "multi30k", *FILES)
@@ -155,8 +161,8 @@ def run(args: argparse.Namespace) -> dict:
     src, tgt = [src[k] for k in keep], [tgt[k] for k in keep]
     model = Seq2Seq(tok_de.get_vocab_size(), tok_en.get_vocab_size(), units=units,
                     embedding_dim=embedding_dim, cell="lstm", score="general",
-                    bidirectional=True, dropout=0.2)
-    model.compile(optimizer=Adam(learning_rate=2e-3, global_clipnorm=1.0),
+                    bidirectional=True, dropout=dropout)
+    model.compile(optimizer=Adam(learning_rate=learning_rate, global_clipnorm=1.0),
                   loss=SparseCategoricalCrossentropy(from_logits=True))
     batches = Batches(src, tgt, batch_size, args.seed)
     t_train, cpu_train = time.perf_counter(), time.process_time()
@@ -180,6 +186,7 @@ def run(args: argparse.Namespace) -> dict:
         length_penalty=args.length_penalty, epochs=epochs, units=units,
         embedding_dim=embedding_dim, train_pairs=len(src), batch_size=batch_size,
         min_frequency=min_frequency, threads=torch.get_num_threads(),
+        learning_rate=learning_rate, dropout=dropout, max_train_length=max_len,
         parameters=model.count_params(),
         final_loss=float(history.history["loss"][-1]), train_seconds=train_seconds,
         train_cpu_seconds=train_cpu_seconds,
