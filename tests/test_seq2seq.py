@@ -144,3 +144,14 @@ def test_bad_input_names_the_argument():
         model([src, np.array([[START, 3]])])
     with pytest.raises(ValueError, match="source"):
         model.generate(np.array([[0, 0, 0]]))
+
+
+def test_save_and_load_round_trip(tmp_path):
+    from gated.models import load_model
+
+    model = _model(bidirectional=True, score="bahdanau")
+    path = model.save(tmp_path / "s2s.keras") or tmp_path / "s2s.keras"
+    loaded = load_model(path)
+    src = _sources()
+    np.testing.assert_array_equal(loaded.generate(src, max_length=5, beam_width=2),
+                                  model.generate(src, max_length=5, beam_width=2))

@@ -32,6 +32,7 @@ import torch
 
 from gated._checks import check_positive_int, check_rate, did_you_mean
 from gated.cells import AttentionCell, GRUCell, LSTMCell, SimpleRNNCell
+from gated.layer import Layer
 from gated.layers import GRU, LSTM, RNN, Bidirectional, Dense, Dropout, Embedding, SimpleRNN
 from gated.losses import SparseCategoricalCrossentropy  # noqa: F401  (the docstring's loss)
 from gated.models import decoding
@@ -251,7 +252,7 @@ class Seq2Seq(Model):
         return result[0] if len(result) == 1 else tuple(result)
 
     def get_config(self) -> dict:
-        config = super().get_config()
+        config = Layer.get_config(self)  # Model's own get_config is for functional graphs
         config.update(source_vocab=self.source_vocab, target_vocab=self.target_vocab,
                       units=self.units, embedding_dim=self.embedding_dim, cell=self.cell_name,
                       score=self.score, input_feeding=self.input_feeding,
@@ -259,6 +260,11 @@ class Seq2Seq(Model):
                       pad_token=self.pad_token, start_token=self.start_token,
                       end_token=self.end_token, engine=self.engine)
         return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Seq2Seq:
+        config = {k: v for k, v in config.items() if k != "trainable"}
+        return cls(**config)
 
 
 __all__ = ["Seq2Seq"]
