@@ -151,3 +151,11 @@ def test_bad_input_names_the_argument():
         RNN(cell)(torch.randn(B, T, F))
     with pytest.raises(ValueError, match="score='dot'"):
         AttentionCell(LSTMCell(U), score="dot").bind_memory(torch.randn(B, S, M))
+
+
+def test_config_round_trip():
+    cell = AttentionCell(GRUCell(U, reset_after=False), score="concat", attention_units=3,
+                         input_feeding=False, use_bias=True)
+    again = AttentionCell.from_config(cell.get_config())
+    assert isinstance(again.wrapped, GRUCell) and not again.wrapped.reset_after
+    assert again.get_config() | {"name": None} == cell.get_config() | {"name": None}

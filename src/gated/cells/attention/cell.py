@@ -116,7 +116,8 @@ class AttentionCell(RNNCell):
         if not isinstance(cell, RNNCell):
             raise TypeError(f"AttentionCell: `cell` must be an RNNCell (LSTMCell, GRUCell, ...), "
                             f"received {type(cell).__name__}.")
-        self.cell = cell
+        # not `self.cell`: `explain()` and layers read `.cell` as "the cell a layer runs"
+        self.wrapped = cell
         self.score = score
         out = int(cell.output_size)
         self.attention_units = out if attention_units is None else check_positive_int(
@@ -141,9 +142,9 @@ class AttentionCell(RNNCell):
         if self.built and memory.shape[-1] != self.memory_dim:
             raise ValueError(f"AttentionCell was built for memory features {self.memory_dim}, "
                              f"received `memory` of shape {tuple(memory.shape)}.")
-        if not self.built and self.score == "dot" and memory.shape[-1] != self.cell.output_size:
+        if not self.built and self.score == "dot" and memory.shape[-1] != self.wrapped.output_size:
             raise ValueError("AttentionCell(score='dot') needs memory features equal to the "
-                             f"cell's output size {self.cell.output_size}, received `memory` "
+                             f"cell's output size {self.wrapped.output_size}, received `memory` "
                              f"of shape {tuple(memory.shape)}.")
         return self
 
@@ -166,7 +167,7 @@ class AttentionCell(RNNCell):
 
     @property
     def state_size(self) -> tuple:
-        return (self.output_size, *self.cell.state_size)
+        return (self.output_size, *self.wrapped.state_size)
 
     @property
     def output_size(self) -> int:
@@ -180,12 +181,12 @@ class AttentionCell(RNNCell):
         if self.memory is None:
             raise ValueError("AttentionCell needs its memory before it is built (its weights "
                              "depend on the memory's features): call `bind_memory` first.")
-        m, units = int(self.memory.shape[-1]), int(self.cell.output_size)
+        m, units = int(self.memory.shape[-1]), int(self.wrapped.output_size)
         self.memory_dim = m
         x_dim = int(input_shape[-1])
         self.input_features = x_dim
         feed = self.attention_units if self.input_feeding else 0
-        self.cell._maybe_build((input_shape[0], x_dim + feed))
+        self.wrapped._maybe_build((input_shape[0], x_dim + feed))
         init = self.kernel_initializer
         if self.score == "general":
             self.add_weight("score_kernel", (m, units), init)
@@ -252,7 +253,7 @@ class AttentionCell(RNNCell):
         memory, memory_mask = self._bound(x.shape[0])
         feed, inner = states[0], tuple(states[1:])
         z = torch.cat([x, feed[:, :self.attention_units]], -1) if self.input_feeding else x
-        h, new_inner = self.cell.step(z, inner, recurrent_mask, training)
+        h, new_inner = self.wrapped.step(z, inner, recurrent_mask, training)
         keys = self.keys(memory) if keys is None else keys
         att, alpha = self.attend(h, keys, memory, memory_mask)
         y = torch.cat([att, alpha], dim=-1) if self.return_attention else att
@@ -262,7 +263,7 @@ class AttentionCell(RNNCell):
                       training: bool) -> tuple[Any, Any]:
         """The wrapped cell's masks (its input mask on x only, not on the fed vector)."""
         feed = self.attention_units if self.input_feeding else 0
-        in_mask, rec_mask = self.cell.dropout_masks(batch_size, input_dim + feed, like, training)
+        in_mask, rec_mask = self.wrapped.dropout_masks(batch_size, input_dim + feed, like, training)
         return (None if in_mask is None else in_mask[:, :input_dim]), rec_mask
 
     # ------------------------------------------------------------------ the step contract
@@ -275,7 +276,7 @@ class AttentionCell(RNNCell):
                 getattr(klass, name) is not getattr(AttentionCell, name) for name in (
                     "recurrent_step", "decode_step", "attend", "keys", "step", "build")):
             return None
-        inner, _ = spec_of(self.cell)
+        inner, _ = spec_of(self.wrapped)
         if inner is None:
             return None
         key = (id(self.memory), id(self.memory_mask), inner, self.features,
@@ -312,12 +313,20 @@ class AttentionCell(RNNCell):
         from gated.serialization import serialize
 
         config = super().get_config()
-        config.update(cell=serialize(self.cell), score=self.score,
+        config.update(cell=serialize(self.wrapped), score=self.score,
                       attention_units=self.attention_units, score_units=self.score_units,
                       input_feeding=self.input_feeding, use_bias=self.use_bias,
                       return_attention=self.return_attention,
                       kernel_initializer=initializers.serialize(self.kernel_initializer))
         return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> AttentionCell:
+        from gated.serialization import deserialize
+
+        config = dict(config)
+        config["cell"] = deserialize(config["cell"])
+        return cls(**config)
 
 
 __all__ = ["AttentionCell", "MASKED", "OPTIONS", "SCORES", "check_memory"]
