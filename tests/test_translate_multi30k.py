@@ -45,4 +45,5 @@ def test_quick_run_translates_far_above_copying_the_source(tmp_path):
     assert result["bleu_copy_source"] < 3.0
     assert result["bleu_greedy"] > result["bleu_copy_source"] + 8.0
     assert result["bleu_beam"] > result["bleu_copy_source"] + 8.0
-    assert result["total_seconds"] < 600  # 5 minutes on 2 free cores; a shared one is slower
+    # under 5 minutes of one core's time (wall time on a shared machine is longer)
+    assert result["total_cpu_seconds"] < 300
