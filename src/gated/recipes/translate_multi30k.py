@@ -3,26 +3,32 @@
 Data: Multi30k task 1 (Elliott et al. 2016), `multi30k/{train,test_2016_flickr}.{de,en}.gz`
 (29,000 training pairs; BLEU on the 1,000 pairs of test_2016_flickr). Tokens: a word-level
 vocabulary per language trained offline on the training text with HF `tokenizers` (NFKC,
-lower case, `Whitespace` pre-tokenizer, words seen at least twice; `<pad>`=0, `<s>`=1,
+lower case, `Whitespace` pre-tokenizer, words seen twice (--quick: 4 times); `<pad>`=0, `<s>`=1,
 `</s>`=2, `<unk>`=3). Model: `gated.models.Seq2Seq` with a bidirectional LSTM encoder and an
-`AttentionCell(LSTMCell)` decoder (Luong general score, input feeding), trained with teacher
+`AttentionCell(LSTMCell)` decoder (Bahdanau score, input feeding), trained with teacher
 forcing (Adam, global gradient clipping 1.0, length-bucketed batches). BLEU: `sacrebleu`
 corpus BLEU (13a tokenization, lower-cased, as the hypotheses are) of greedy decoding and of
 beam search (width 5, GNMT length penalty alpha 0.6) against the raw references, beside a
 copy-the-source baseline (the German sentence as the "translation").
 
-Numbers reached (2-core VM shared with ~8 other jobs, torch 2.13 CPU, so times are noisy):
+Numbers reached (seed 0, torch 2.13 CPU, one thread, on a 2-core VM shared with ~8 other jobs:
+wall times inflated, CPU times the process' own), BLEU on test_2016_flickr:
 
-    gated example translate-multi30k --quick --data ../shared/data
-    quick: units 256, embeddings 128, 1 epoch on the pairs of <= 20 target tokens
-           (24,6xx pairs), beam 5
-           copy-the-source BLEU 0.6 | greedy BLEU see docs/attention.md | beam BLEU idem
+    gated example translate-multi30k --quick --threads 1 --data ../shared/data
+    --quick: units 128, embeddings 96, words seen >= 4 times, targets <= 16 tokens (23,738
+    pairs), 1.60M parameters, 6 epochs: 368 s wall / 194 s CPU of training, 387 s / 203 s
+    in all
+        copy the source  BLEU  0.7
+        greedy           BLEU 25.6
+        beam 5, a=0.6    BLEU 28.3
+    the same with --score general (Luong): greedy 12.3, beam 13.7 (attention still nearly
+    one-hot on the first word after 6 epochs)
 
 The reference PyTorch tutorials (bentrevett/pytorch-seq2seq, GPU) reach test BLEU 28.3 with a
 bi-GRU + Bahdanau attention (20.5M parameters, 10 epochs) and 13.8 without attention. The full
-run here (`--epochs 10`, units 512, embeddings 256: about 15M parameters) needs about 10 CPU
-epochs of ~20-30 minutes each on 2 free cores, or minutes on one GPU; it has not been run on
-this shared machine (see docs/attention.md).
+run (no --quick: 10 epochs, units 512, embeddings 256, all pairs, about 11.3M parameters) takes
+about 3 s per batch on one thread of this loaded machine, 453 batches an epoch: ~4 CPU hours
+in all, or minutes per epoch on a GPU; it was not run on this shared machine.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Adam's rate (default 2e-3, --quick 3e-3)")
     parser.add_argument("--dropout", type=float, default=None,
                         help="dropout on embeddings and decoder outputs (default 0.2, --quick 0.1)")
+    parser.add_argument("--score", default="bahdanau",
+                        help="attention score: general, dot, concat, bahdanau, or none")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's; 1 is faster on a loaded machine)")
     parser.add_argument("--beam-width", type=int, default=5)
@@ -124,7 +132,9 @@ class Batches:
 def bleu(hypotheses: list[str], references: list[str]) -> float:
     import sacrebleu
 
-    return float(sacrebleu.corpus_bleu(hypotheses, [references], lowercase=True).score)
+    # the hypotheses are space-separated tokens; 13a splits the references' punctuation alike
+    return float(sacrebleu.corpus_bleu(hypotheses, [references], lowercase=True,
+                                       force=True).score)
 
 
 def detokenize(tokenizer: Any, ids: np.ndarray) -> list[str]:
@@ -160,7 +170,8 @@ def run(args: argparse.Namespace) -> dict:
     keep = [k for k in range(len(src)) if max_len is None or len(tgt[k]) <= max_len]
     src, tgt = [src[k] for k in keep], [tgt[k] for k in keep]
     model = Seq2Seq(tok_de.get_vocab_size(), tok_en.get_vocab_size(), units=units,
-                    embedding_dim=embedding_dim, cell="lstm", score="general",
+                    embedding_dim=embedding_dim, cell="lstm",
+                    score=None if args.score == "none" else args.score,
                     bidirectional=True, dropout=dropout)
     model.compile(optimizer=Adam(learning_rate=learning_rate, global_clipnorm=1.0),
                   loss=SparseCategoricalCrossentropy(from_logits=True))
@@ -187,6 +198,7 @@ def run(args: argparse.Namespace) -> dict:
         embedding_dim=embedding_dim, train_pairs=len(src), batch_size=batch_size,
         min_frequency=min_frequency, threads=torch.get_num_threads(),
         learning_rate=learning_rate, dropout=dropout, max_train_length=max_len,
+        score=args.score,
         parameters=model.count_params(),
         final_loss=float(history.history["loss"][-1]), train_seconds=train_seconds,
         train_cpu_seconds=train_cpu_seconds,
