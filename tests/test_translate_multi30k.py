@@ -43,7 +43,8 @@ def test_quick_run_translates_far_above_copying_the_source(tmp_path):
         str(tmp_path), 0, 0
     result = recipe.run(args)
     assert result["bleu_copy_source"] < 3.0
-    assert result["bleu_greedy"] > result["bleu_copy_source"] + 8.0
-    assert result["bleu_beam"] > result["bleu_copy_source"] + 8.0
+    # measured: copy 0.7, greedy 25.6, beam 28.3 (docs/attention.md)
+    assert result["bleu_greedy"] > result["bleu_copy_source"] + 15.0
+    assert result["bleu_beam"] > result["bleu_copy_source"] + 15.0
     # under 5 minutes of one core's time (wall time on a shared machine is longer)
     assert result["total_cpu_seconds"] < 300
