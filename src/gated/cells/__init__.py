@@ -4,6 +4,7 @@
 (`cls.OPTIONS`) and fast formulas (`cls.FORMULAS`): what the conformance test walks.
 """
 
+from gated.cells.attention import AttentionCell
 from gated.cells.base import DenseRNNCell, RNNCell
 from gated.cells.conv_lstm import ConvGRUCell, ConvLSTMCell
 from gated.cells.gru import GRUCell
@@ -17,4 +18,4 @@ FAMILIES = (LSTMCell, GRUCell, SimpleRNNCell, sLSTMCell, mLSTMCell, ConvLSTMCell
 
 __all__ = ["RNNCell", "DenseRNNCell", "LSTMCell", "GRUCell", "SimpleRNNCell",
            "StackedRNNCells", "VARIANTS", "FAMILIES", "sLSTMCell", "mLSTMCell",
-           "ConvLSTMCell", "ConvGRUCell"]
+           "ConvLSTMCell", "ConvGRUCell", "AttentionCell"]

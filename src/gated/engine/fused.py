@@ -195,9 +195,12 @@ class FusedScan(torch.autograd.Function):
         ctx.stepper = stepper
         ctx.plan = plan
         ctx.steps = xw.shape[0]
-        # final states may be the initial ones unchanged (all steps masked): copy so that
-        # autograd sees fresh outputs.
-        final = tuple(f.clone() if any(f is s for s in states) else f for f in final)
+        # Return copies of the final states: they may be the initial ones unchanged (all
+        # steps masked), and a stepper may keep the very tensor objects for its backward (the
+        # last c_t, the last output); autograd gives an output a grad_fn pointing to this node,
+        # so a kept output would make a cycle node -> ctx -> stepper -> output -> node, freed
+        # only by Python's cyclic GC (training then grew by megabytes per step).
+        final = tuple(f.clone() for f in final)
         return (ys, *final)
 
     @staticmethod

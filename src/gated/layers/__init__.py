@@ -2,6 +2,8 @@
 
 from gated.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from gated.layer import KerasTensor, Layer
+from gated.layers.attention import AdditiveAttention, Attention
+from gated.layers.attention_pooling import AttentionPooling
 from gated.layers.conv_lstm import (
     ConvGRU1D,
     ConvGRU2D,
@@ -42,6 +44,7 @@ from gated.layers.core import (
 from gated.layers.gru import GRU
 from gated.layers.lambda_layer import Lambda
 from gated.layers.lstm import LSTM
+from gated.layers.multi_head_attention import MultiHeadAttention
 from gated.layers.normalization import BatchNormalization
 from gated.layers.pooling import (
     AveragePooling1D,
@@ -76,6 +79,7 @@ from gated.layers.xlstm import mLSTM, sLSTM
 from gated.layers.xlstm_blocks import mLSTMBlock, sLSTMBlock, xLSTMBlockStack
 
 __all__ = [
+    "AdditiveAttention", "Attention", "AttentionPooling", "MultiHeadAttention",
     "Activation", "Add", "Average", "Bidirectional", "Concatenate", "Dense", "Dropout",
     "Embedding", "Flatten", "GRU", "GRUCell", "Input", "InputLayer", "KerasTensor", "LSTM",
     "LSTMCell", "Layer", "LayerNormalization", "Masking", "Multiply", "RNN", "RepeatVector",

@@ -102,6 +102,11 @@ class GRUStepper:
             dh_in = dh_in * self.rm
         return [dh_keep + dh_in]
 
+    def dxw(self, t: int) -> torch.Tensor:
+        """The gradient of step t's input projection, valid right after `backward(t)` (a
+        wrapping stepper, e.g. attention with input feeding, routes it on)."""
+        return self.DZ[t]
+
     def weight_grads(self, order: range, steps: int) -> dict:
         s, u = self.s, self.u
         grads = {"xw": self.DZ}

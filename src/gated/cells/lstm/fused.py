@@ -243,6 +243,11 @@ class LSTMStepper:
             out.append(torch.mm(dz_all, self.r_full_t))
         return out
 
+    def dxw(self, t: int) -> torch.Tensor:
+        """The gradient of step t's input projection, valid right after `backward(t)` (a
+        wrapping stepper, e.g. attention with input feeding, routes it on)."""
+        return self.DZ[t]
+
     def weight_grads(self, order: range, steps: int) -> dict:
         """One GEMM per recurrent weight over all steps; dxw in input time order."""
         s, d, u = self.s, self.d, self.u

@@ -46,6 +46,11 @@ class SimpleRNNStepper:
         dh_in = torch.mm(dz, self.Ut)
         return [dh_in if self.rm is None else dh_in * self.rm]
 
+    def dxw(self, t: int) -> torch.Tensor:
+        """The gradient of step t's input projection, valid right after `backward(t)` (a
+        wrapping stepper, e.g. attention with input feeding, routes it on)."""
+        return self.d["dz"][-1]
+
     def weight_grads(self, order: range, steps: int) -> dict:
         dz = self.d["dz"][::-1]
         dz_rows = by_time(dz, order, steps)
