@@ -24,8 +24,14 @@ from gated.layers.core import (
 from gated.layers.gru import GRU
 from gated.layers.lstm import LSTM
 from gated.layers.multi_head_attention import MultiHeadAttention
+from gated.layers.position import (
+    PositionEmbedding,
+    SinePositionEncoding,
+    TokenAndPositionEmbedding,
+)
 from gated.layers.recurrent import RNN
 from gated.layers.simple_rnn import SimpleRNN
+from gated.layers.transformer import TransformerEncoder
 from gated.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -34,4 +40,6 @@ __all__ = [
     "Embedding", "Flatten", "GRU", "GRUCell", "Input", "InputLayer", "KerasTensor", "LSTM",
     "LSTMCell", "Layer", "LayerNormalization", "Masking", "Multiply", "RNN", "RepeatVector",
     "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+    "PositionEmbedding", "SinePositionEncoding", "TokenAndPositionEmbedding",
+    "TransformerEncoder",
 ]
