@@ -18,6 +18,7 @@ from gated.layers import (
     PositionEmbedding,
     SinePositionEncoding,
     TokenAndPositionEmbedding,
+    TransformerDecoder,
     TransformerEncoder,
 )
 from gated.models import Sequential, load_model
@@ -83,22 +84,32 @@ def test_encoder_equals_hand_written_equations(normalize_first, activation, caus
     torch.testing.assert_close(layer(x), hand_written(layer, x, keep), rtol=0, atol=1e-10)
 
 
+def copy_attention(w, prefix, theirs):
+    theirs.in_proj_weight.copy_(torch.cat(
+        [w[prefix + f"{n}_kernel"].reshape(D, D).T for n in ("query", "key", "value")]))
+    theirs.in_proj_bias.copy_(torch.cat(
+        [w[prefix + f"{n}_bias"].reshape(D) for n in ("query", "key", "value")]))
+    theirs.out_proj.weight.copy_(w[prefix + "output_kernel"].reshape(D, D).T)
+    theirs.out_proj.bias.copy_(w[prefix + "output_bias"])
+
+
 def to_torch_layer(layer):
-    """`torch.nn.TransformerEncoderLayer` holding the same weights as `layer`."""
-    ref = torch.nn.TransformerEncoderLayer(
-        D, H, M, dropout=0.0, activation=layer.activation_name, batch_first=True,
-        norm_first=layer.normalize_first, dtype=torch.float64).eval()
+    """`torch.nn.TransformerEncoderLayer` (or DecoderLayer) holding the weights of `layer`."""
+    decoder = isinstance(layer, TransformerDecoder)
+    cls = torch.nn.TransformerDecoderLayer if decoder else torch.nn.TransformerEncoderLayer
+    ref = cls(D, H, M, dropout=0.0, activation=layer.activation_name, batch_first=True,
+              norm_first=layer.normalize_first, dtype=torch.float64).eval()
     w = {n: p.detach() for n, p in layer.named_parameters()}
-    a = "self_attention_layer."
+    norms = [("self_attention_layer_norm", ref.norm1)]
     with torch.no_grad():
-        ref.self_attn.in_proj_weight.copy_(torch.cat(
-            [w[a + f"{n}_kernel"].reshape(D, D).T for n in ("query", "key", "value")]))
-        ref.self_attn.in_proj_bias.copy_(torch.cat(
-            [w[a + f"{n}_bias"].reshape(D) for n in ("query", "key", "value")]))
-        ref.self_attn.out_proj.weight.copy_(w[a + "output_kernel"].reshape(D, D).T)
-        ref.self_attn.out_proj.bias.copy_(w[a + "output_bias"])
-        for mine, theirs in (("self_attention_layer_norm", ref.norm1),
-                             ("feedforward_layer_norm", ref.norm2)):
+        copy_attention(w, "self_attention_layer.", ref.self_attn)
+        if decoder:
+            copy_attention(w, "cross_attention_layer.", ref.multihead_attn)
+            norms += [("cross_attention_layer_norm", ref.norm2),
+                      ("feedforward_layer_norm", ref.norm3)]
+        else:
+            norms += [("feedforward_layer_norm", ref.norm2)]
+        for mine, theirs in norms:
             theirs.weight.copy_(w[mine + ".gamma"])
             theirs.bias.copy_(w[mine + ".beta"])
         ref.linear1.weight.copy_(w["feedforward_intermediate_dense.kernel"].T)
@@ -124,6 +135,38 @@ def test_encoder_equals_torch_transformer_encoder_layer(normalize_first, activat
     ours = layer(x, padding_mask=keep)
     theirs = ref(x, src_key_padding_mask=~keep)
     torch.testing.assert_close(ours[keep], theirs[keep], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_decoder_equals_torch_transformer_decoder_layer(normalize_first):
+    torch.manual_seed(2)
+    layer = TransformerDecoder(M, H, activation="gelu", normalize_first=normalize_first,
+                               dtype="float64")
+    x = torch.randn(3, 6, D, dtype=torch.float64)
+    memory = torch.randn(3, 4, D, dtype=torch.float64)
+    layer(x, memory)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    ref = to_torch_layer(layer)
+    future = torch.ones(6, 6, dtype=torch.bool).triu(1)
+    torch.testing.assert_close(layer(x, memory), ref(x, memory, tgt_mask=future),
+                               rtol=0, atol=1e-10)
+    keep = torch.tensor([[1] * 4, [1] * 3 + [0], [1] * 2 + [0] * 2], dtype=torch.bool)
+    torch.testing.assert_close(
+        layer(x, memory, encoder_padding_mask=keep, use_causal_mask=False),
+        ref(x, memory, memory_key_padding_mask=~keep), rtol=0, atol=1e-10)
+    names = [n for n, _ in layer.named_parameters()]
+    assert names.index("cross_attention_layer.query_kernel") < names.index(
+        "feedforward_intermediate_dense.kernel") < names.index("feedforward_layer_norm.gamma")
+    with pytest.raises(ValueError, match="with cross-attention"):
+        layer(x)
+    alone = TransformerDecoder(M, H)  # decoder-only: no cross-attention weights
+    alone(x.float())
+    assert not any(n.startswith("cross") for n, _ in alone.named_parameters())
+    clone = deserialize(serialize(layer))
+    clone(x, memory)
+    assert [p.shape for p in clone.parameters()] == [p.shape for p in layer.parameters()]
 
 
 def test_causality_future_inputs_leave_earlier_outputs_unchanged():
@@ -244,3 +287,18 @@ def test_save_and_load_a_model_with_these_layers(tmp_path):
     loaded = load_model(path)
     np.testing.assert_array_equal(loaded.predict(ids), model.predict(ids))
     assert loaded.get_config() == model.get_config()
+
+
+def test_encoder_decoder_in_the_functional_api_saves_and_loads(tmp_path):
+    from gated.layers import Input
+    from gated.models import Model
+
+    torch.manual_seed(0)
+    source, target = Input(shape=(5,)), Input(shape=(4,))
+    memory = TransformerEncoder(16, 2)(Embedding(10, 8, mask_zero=True)(source))
+    decoded = TransformerDecoder(16, 2)(Embedding(10, 8)(target), encoder_sequence=memory)
+    model = Model([source, target], Dense(10)(decoded))
+    x = [np.array([[1, 2, 3, 0, 0], [4, 4, 4, 4, 4]]), np.array([[4, 5, 6, 7], [1, 2, 3, 4]])]
+    model.save(tmp_path / "seq2seq.gated")
+    np.testing.assert_array_equal(load_model(tmp_path / "seq2seq.gated").predict(x),
+                                  model.predict(x))

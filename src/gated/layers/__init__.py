@@ -31,7 +31,7 @@ from gated.layers.position import (
 )
 from gated.layers.recurrent import RNN
 from gated.layers.simple_rnn import SimpleRNN
-from gated.layers.transformer import TransformerEncoder
+from gated.layers.transformer import TransformerDecoder, TransformerEncoder
 from gated.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -41,5 +41,5 @@ __all__ = [
     "LSTMCell", "Layer", "LayerNormalization", "Masking", "Multiply", "RNN", "RepeatVector",
     "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
     "PositionEmbedding", "SinePositionEncoding", "TokenAndPositionEmbedding",
-    "TransformerEncoder",
+    "TransformerDecoder", "TransformerEncoder",
 ]

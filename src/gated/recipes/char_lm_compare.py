@@ -150,7 +150,7 @@ def train_for(model: Any, train: np.ndarray, budget: float, sequence_length: int
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         steps += 1
     return {"steps": steps, "wall_s": time.perf_counter() - wall0,
             "cpu_s": time.process_time() - cpu0,
