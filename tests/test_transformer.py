@@ -302,3 +302,15 @@ def test_encoder_decoder_in_the_functional_api_saves_and_loads(tmp_path):
     model.save(tmp_path / "seq2seq.gated")
     np.testing.assert_array_equal(load_model(tmp_path / "seq2seq.gated").predict(x),
                                   model.predict(x))
+
+
+def test_dropout_acts_only_while_training():
+    layer = block()
+    dropping = TransformerEncoder(M, H, dropout=0.5, dtype="float64")
+    dropping.build((None, None, D))
+    dropping.set_weights(layer.get_weights())
+    x = torch.randn(2, 5, D, dtype=torch.float64)
+    torch.testing.assert_close(dropping(x), layer(x), rtol=0, atol=1e-12)
+    first, second = dropping(x, training=True), dropping(x, training=True)
+    assert torch.isfinite(first).all() and (first - second).abs().max() > 1e-3
+    assert (first - layer(x)).abs().max() > 1e-3
