@@ -60,6 +60,11 @@ from gated.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from gated.layers.position import (
+    PositionEmbedding,
+    SinePositionEncoding,
+    TokenAndPositionEmbedding,
+)
 from gated.layers.recurrent import RNN
 from gated.layers.regularization import SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
 from gated.layers.reshaping import (
@@ -74,28 +79,26 @@ from gated.layers.reshaping import (
     ZeroPadding3D,
 )
 from gated.layers.simple_rnn import SimpleRNN
+from gated.layers.transformer import TransformerDecoder, TransformerEncoder
 from gated.layers.wrappers import Bidirectional, TimeDistributed
 from gated.layers.xlstm import mLSTM, sLSTM
 from gated.layers.xlstm_blocks import mLSTMBlock, sLSTMBlock, xLSTMBlockStack
 
 __all__ = [
-    "AdditiveAttention", "Attention", "AttentionPooling", "MultiHeadAttention",
-    "Activation", "Add", "Average", "Bidirectional", "Concatenate", "Dense", "Dropout",
-    "Embedding", "Flatten", "GRU", "GRUCell", "Input", "InputLayer", "KerasTensor", "LSTM",
-    "LSTMCell", "Layer", "LayerNormalization", "Masking", "Multiply", "RNN", "RepeatVector",
-    "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
-    "Lambda",
-    "ConvGRU1D", "ConvGRU2D", "ConvGRU3D", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
-]
-__all__ += [  # convolutional layers (issue 10)
+    "Activation", "Add", "AdditiveAttention", "Attention", "AttentionPooling", "Average",
     "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNormalization",
-    "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose",
-    "Cropping1D", "Cropping2D", "Cropping3D", "DepthwiseConv1D", "DepthwiseConv2D",
-    "SeparableConv1D", "SeparableConv2D",
+    "Bidirectional", "Concatenate", "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose",
+    "Conv3D", "Conv3DTranspose", "ConvGRU1D", "ConvGRU2D", "ConvGRU3D", "ConvLSTM1D",
+    "ConvLSTM2D", "ConvLSTM3D", "Cropping1D", "Cropping2D", "Cropping3D", "Dense",
+    "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "Embedding", "Flatten",
     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "MaxPooling1D",
-    "MaxPooling2D", "MaxPooling3D", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
-    "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D",
-    "ZeroPadding3D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GRU", "GRUCell",
+    "Input", "InputLayer", "KerasTensor", "Lambda", "Layer", "LayerNormalization", "LSTM",
+    "LSTMCell", "Masking", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "mLSTM",
+    "mLSTMBlock", "MultiHeadAttention", "Multiply", "PositionEmbedding", "RepeatVector",
+    "Reshape", "RNN", "SeparableConv1D", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell",
+    "SinePositionEncoding", "sLSTM", "sLSTMBlock", "SpatialDropout1D", "SpatialDropout2D",
+    "SpatialDropout3D", "StackedRNNCells", "TimeDistributed", "TokenAndPositionEmbedding",
+    "TransformerDecoder", "TransformerEncoder", "UpSampling1D", "UpSampling2D", "UpSampling3D",
+    "xLSTMBlockStack", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
 ]
-__all__ += ["sLSTM", "mLSTM", "sLSTMBlock", "mLSTMBlock", "xLSTMBlockStack"]  # issue 12
