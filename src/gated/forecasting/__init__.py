@@ -4,10 +4,9 @@
 naive baselines; `ForecastNetwork` is the gated `Model` underneath.
 """
 
-from gated.forecasting.forecaster import Forecaster
-from gated.forecasting.io import load_forecaster, save_forecaster
+from gated.forecasting.forecaster import Forecaster, load_forecaster
 from gated.forecasting.losses import PinballLoss, pinball
 from gated.forecasting.network import ForecastNetwork, monotone_quantiles
 
 __all__ = ["ForecastNetwork", "Forecaster", "PinballLoss", "load_forecaster",
-           "monotone_quantiles", "pinball", "save_forecaster"]
+           "monotone_quantiles", "pinball"]

@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gated.forecasting import frames
+from gated.forecasting import frames, io
 from gated.forecasting.losses import PinballLoss
 from gated.forecasting.network import ForecastNetwork
-from gated.forecasting.scaling import fit_scaler
+from gated.forecasting.scaling import fit_scaler, scaler_from_state
 from gated.forecasting.windows import make_inputs, make_targets
 
-__all__ = ["Forecaster"]
+__all__ = ["Forecaster", "load_forecaster"]
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -388,18 +388,44 @@ class Forecaster:
 
     # ------------------------------------------------------------------ saving
     def save(self, path: str | os.PathLike, overwrite: bool = True) -> Path:
-        """Writes the forecaster (config, columns, scaler state, weights) as one zip, atomically.
+        """Writes the forecaster (arguments, columns, scaler state, weights) as one zip,
+        atomically (see `gated.forecasting.io`).
 
-        See `gated.forecasting.io`; load it with `Forecaster.load(path)`.
+        Args:
+            path: the file to write (e.g. `"ett.forecaster"`).
+            overwrite: replace an existing file.
+
+        Returns:
+            The path written.
         """
-        from gated.forecasting.io import save_forecaster
-
         self._check_fitted("save")
-        return save_forecaster(self, path, overwrite)
+        return io.write_forecaster(path, io.forecaster_state(self), self.network, overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Forecaster:
-        """Reads a forecaster written by `save` (no code is executed: JSON + safetensors)."""
-        from gated.forecasting.io import load_forecaster
+        """Reads a forecaster written by `save` (no code is executed: JSON + safetensors).
 
-        return load_forecaster(path)
+        Args:
+            path: the file.
+
+        Returns:
+            A fitted `Forecaster` whose forecasts equal the saved one's.
+        """
+        from gated.callbacks import History
+
+        config, network = io.read_forecaster(path)
+        forecaster = cls(**config["forecaster"])
+        forecaster.target = io.columns_of(config, "target")
+        forecaster.covariates = io.columns_of(config, "covariates")
+        forecaster.future_covariates = io.columns_of(config, "future_covariates")
+        forecaster.calendar = bool(config["calendar"])
+        forecaster.scaler = scaler_from_state(config["scaler"])
+        forecaster.network = network
+        forecaster.history = History()
+        forecaster.history.history = config.get("history", {})
+        return forecaster
+
+
+def load_forecaster(path: str | os.PathLike) -> Forecaster:
+    """Reads a forecaster written by `Forecaster.save` (the same as `Forecaster.load`)."""
+    return Forecaster.load(path)

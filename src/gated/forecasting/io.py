@@ -6,7 +6,7 @@
     model.weights.safetensors   the network's parameters, keyed by module path
 
 Loading executes no code (no pickle): the network is rebuilt from its config and the tensors
-are copied into it by name.
+are copied into it by name. `Forecaster.save` / `Forecaster.load` call these functions.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from gated.forecasting.scaling import scaler_from_state, scaler_state
+from gated.forecasting.network import ForecastNetwork
+from gated.forecasting.scaling import scaler_state
 from gated.models.saving import atomic_write
 
-__all__ = ["FORMAT", "load_forecaster", "save_forecaster"]
+__all__ = ["FORMAT", "columns_of", "forecaster_state", "read_forecaster", "write_forecaster"]
 
 FORMAT = "gated.forecaster"
 FORMAT_VERSION = 1
@@ -40,26 +41,30 @@ def _uncolumn(entry: dict) -> Any:
     return int(entry["int"]) if "int" in entry else entry["str"]
 
 
-def save_forecaster(forecaster: Any, path: str | os.PathLike, overwrite: bool = True) -> Path:
-    """Writes a fitted `Forecaster` to the zip file `path` (see the module docstring).
+def forecaster_state(forecaster: Any) -> dict:
+    """The JSON part of a fitted forecaster: arguments, columns, network config, scaler."""
+    return {
+        "forecaster": forecaster.get_config(),
+        "target": [_column(c) for c in forecaster.target],
+        "covariates": [_column(c) for c in forecaster.covariates],
+        "future_covariates": [_column(c) for c in forecaster.future_covariates],
+        "calendar": forecaster.calendar,
+        "network": forecaster.network.get_config(),
+        "scaler": scaler_state(forecaster.scaler),
+        "history": {k: [float(v) for v in vals] for k, vals in
+                    (getattr(forecaster.history, "history", None) or {}).items()},
+    }
+
+
+def write_forecaster(path: str | os.PathLike, config: dict, network: Any,
+                     overwrite: bool = True) -> Path:
+    """Writes `config` (from `forecaster_state`) and the network's weights as one zip.
 
     Returns:
         The path written.
     """
     import gated
 
-    network = forecaster.network
-    config = {
-        "forecaster": forecaster.get_config(),
-        "target": [_column(c) for c in forecaster.target],
-        "covariates": [_column(c) for c in forecaster.covariates],
-        "future_covariates": [_column(c) for c in forecaster.future_covariates],
-        "calendar": forecaster.calendar,
-        "network": network.get_config(),
-        "scaler": scaler_state(forecaster.scaler),
-        "history": {k: [float(v) for v in vals] for k, vals in
-                    (getattr(forecaster.history, "history", None) or {}).items()},
-    }
     metadata = {"format": FORMAT, "format_version": FORMAT_VERSION,
                 "gated_version": gated.__version__,
                 "date_saved": datetime.datetime.now(datetime.timezone.utc).isoformat()}
@@ -75,17 +80,13 @@ def save_forecaster(forecaster: Any, path: str | os.PathLike, overwrite: bool = 
     return atomic_write(path, write, overwrite)
 
 
-def load_forecaster(path: str | os.PathLike) -> Any:
-    """Reads a `Forecaster` written by `save_forecaster`.
+def read_forecaster(path: str | os.PathLike) -> tuple[dict, ForecastNetwork]:
+    """Reads a file of `write_forecaster`: its config and the network with its weights.
 
     Raises:
         FileNotFoundError: no file at `path`.
         ValueError: not a forecaster file, or truncated/corrupted (names the file).
     """
-    from gated.callbacks import History
-    from gated.forecasting.forecaster import Forecaster
-    from gated.forecasting.network import ForecastNetwork
-
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No forecaster file at '{path}'.")
@@ -103,12 +104,6 @@ def load_forecaster(path: str | os.PathLike) -> Any:
     if metadata.get("format") != FORMAT:
         raise ValueError(f"Cannot load '{path}': its format is {metadata.get('format')!r}, "
                          f"expected {FORMAT!r} (a gated model? use gated.models.load_model).")
-    forecaster = Forecaster(**config["forecaster"])
-    forecaster.target = [_uncolumn(c) for c in config["target"]]
-    forecaster.covariates = [_uncolumn(c) for c in config["covariates"]]
-    forecaster.future_covariates = [_uncolumn(c) for c in config["future_covariates"]]
-    forecaster.calendar = bool(config["calendar"])
-    forecaster.scaler = scaler_from_state(config["scaler"])
     network_config = dict(config["network"])
     network_config.pop("name", None)
     network = ForecastNetwork(**network_config)
@@ -124,8 +119,9 @@ def load_forecaster(path: str | os.PathLike) -> Any:
                                  f"{tuple(parameter.shape)}.")
             parameter.copy_(weights[name].to(parameter.dtype))
     network.eval()
-    forecaster.network = network
-    history = History()
-    history.history = config.get("history", {})
-    forecaster.history = history
-    return forecaster
+    return config, network
+
+
+def columns_of(config: dict, role: str) -> list:
+    """The column names of one role (`"target"`, `"covariates"`, ...) of a saved config."""
+    return [_uncolumn(c) for c in config[role]]

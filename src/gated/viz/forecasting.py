@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from gated.viz.plots import _new_figure, _save_atomically
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["plot_horizon_errors", "plot_quantile_forecast"]
 
@@ -44,6 +46,8 @@ def plot_quantile_forecast(history: pd.Series, forecast: pd.DataFrame, path: str
     plot_quantile_forecast(df["OT"], f.predict(df), "forecast.png", last=240)
     ```
     """
+    import pandas as pd
+
     if not isinstance(forecast, pd.DataFrame) or forecast.empty:
         raise TypeError("`forecast` must be a non-empty DataFrame from Forecaster.predict; "
                         f"received {type(forecast).__name__}.")
@@ -90,6 +94,8 @@ def plot_horizon_errors(errors: Mapping[str, Any], path: str | os.PathLike,
     Returns:
         The `Path` of the written PNG.
     """
+    import pandas as pd
+
     if not isinstance(errors, Mapping) or not errors:
         raise TypeError("`errors` must be a non-empty dict name -> per-step errors; received "
                         f"{type(errors).__name__}.")
