@@ -231,7 +231,9 @@ class Forecaster:
         else:
             cut = int(len(origins) * 0.9)
             train_o, rest = origins[:cut], origins[cut + self.horizon:]
-            val = (targets, past, known, rest) if len(rest) else None
+            val = (targets, past, known, rest) if len(rest) and cut else None
+            if val is None:
+                train_o = origins
         x = make_inputs(targets, past, known, train_o, self.input_length, self.horizon)
         y = make_targets(targets, train_o, self.horizon)[..., None]
         validation_data = None

@@ -159,7 +159,7 @@ def time_features(index: pd.Index) -> np.ndarray:
     if not isinstance(index, pd.DatetimeIndex):
         return np.zeros((len(index), 0))
     hour = (index.hour + index.minute / 60.0).to_numpy(dtype=np.float64) / 24.0
-    week = (index.dayofweek.to_numpy(dtype=np.float64) + hour) / 7.0
-    year = (index.dayofyear.to_numpy(dtype=np.float64) - 1.0) / 366.0
+    week = (index.day_of_week.to_numpy(dtype=np.float64) + hour) / 7.0
+    year = (index.day_of_year.to_numpy(dtype=np.float64) - 1.0) / 366.0
     phases = np.stack([hour, week, year], axis=1) * (2.0 * np.pi)
     return np.concatenate([np.sin(phases), np.cos(phases)], axis=1)
