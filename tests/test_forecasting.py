@@ -204,3 +204,50 @@ def test_fill_policy_fills_nan(data: pd.DataFrame) -> None:
     f = Forecaster(horizon=H, input_length=L, units=4, epochs=1, fill="interpolate", seed=0)
     out = f.fit(gappy, target="load", verbose=0).predict(gappy)
     assert np.isfinite(out.to_numpy()).all()
+
+
+# ---------------------------------------------------------------------- the benchmark (slow)
+@pytest.mark.slow
+def test_ett_quick_recipe_beats_repeat_last(tmp_path) -> None:
+    from pathlib import Path
+
+    from gated.recipes import run_recipe
+
+    data = Path(__file__).parents[1].parent / "shared" / "data"
+    if not (data / "ett" / "ETTh1.csv").exists():
+        pytest.skip(f"shared data set not found at {data / 'ett'} (see shared/data/README.md)")
+    numbers = run_recipe("forecast-ett", ["--quick", "--quiet", "--data", str(data),
+                                          "--output", str(tmp_path)])
+    for setting, result in numbers["settings"].items():
+        assert result["Forecaster"]["mse"] < result["repeat-last"]["mse"], setting
+    assert numbers["forecaster_beats_repeat_last"]
+
+
+# ---------------------------------------------------------------------- streaming
+def test_streaming_update_equals_whole_history_recompute(data: pd.DataFrame) -> None:
+    from gated.forecasting.streaming import StreamingForecaster
+
+    f = Forecaster(horizon=H, input_length=L, quantiles=(0.1, 0.5, 0.9), units=8, epochs=2,
+                   normalize="none", scale=False, linear=False, seed=0)
+    f.fit(data.iloc[:400], target="load", verbose=0)
+    stream = StreamingForecaster(f, freq="h")
+    series = data["load"].iloc[400:520]
+    for k, (time, value) in enumerate(series.items(), start=1):
+        carried = stream.update(value, time)
+        if k in (1, 7, 60, 120):
+            whole = stream.recompute(series.iloc[:k])
+            np.testing.assert_allclose(carried, whole, rtol=1e-5, atol=1e-5)
+            assert carried.shape == (H, 3) and np.all(np.diff(carried, axis=1) >= 0)
+    # A window of exactly the training length through the forecaster gives the same numbers.
+    window = data.iloc[400 + 120 - L:520]
+    stream.reset()
+    for time, value in window["load"].items():
+        carried = stream.update(value, time)
+    np.testing.assert_allclose(carried[:, 1], f.predict(window)["load"], rtol=1e-5, atol=1e-5)
+
+
+def test_streaming_refuses_a_windowed_forecaster(fitted: Forecaster) -> None:
+    from gated.forecasting.streaming import StreamingForecaster
+
+    with pytest.raises(ValueError, match="normalize='last'.*scale=True.*linear=True"):
+        StreamingForecaster(fitted, freq="h")

@@ -113,12 +113,20 @@ class ForecastNetwork(Model):
         past = past - past[:, -1:]
         known = history[..., observed:]
         centered = (target - level) / spread
-        z = torch.cat([centered, past, known], dim=-1)
-        summary = self.dropout(self.encoder(z), training=training)
-        future = inputs[:, L:, observed:].reshape(inputs.shape[0], -1)
-        raw = self.head(torch.cat([summary, future], dim=-1))
+        summary = self.encoder(torch.cat([centered, past, known], dim=-1))
+        return self.decode(summary, inputs[:, L:, observed:], centered[..., 0], level, spread,
+                           training)
+
+    def decode(self, summary: torch.Tensor, future: torch.Tensor, centered: torch.Tensor | None,
+               level: torch.Tensor, spread: torch.Tensor, training: bool = False) -> torch.Tensor:
+        """The heads: `(batch, H, Q)` forecasts from the LSTM summary `(batch, units)`, the
+        known-future covariates `(batch, H, K)` and the normalized target window `(batch, L)`
+        (used by the linear head only), mapped back with `level` and `spread` `(batch, 1, 1)`.
+        """
+        summary = self.dropout(summary, training=training)
+        raw = self.head(torch.cat([summary, future.reshape(future.shape[0], -1)], dim=-1))
         if self.linear_head is not None:
-            raw = raw + self.linear_head(centered[..., 0])
+            raw = raw + self.linear_head(centered)
         raw = raw.reshape(-1, self.horizon, self.outputs)
         if len(self.quantiles) > 1:
             raw = monotone_quantiles(raw, self.anchor)
