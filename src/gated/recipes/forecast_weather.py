@@ -9,8 +9,12 @@ forecasts the next `H` hours (quantiles 0.1/0.5/0.9). Missing PM2.5 inputs are i
 alike.
 
 Baselines: persistence (each hour as the one before; the data README computes RMSE 22.1 and
-MAE 11.9 ug/m^3 for next-hour on 2014) and, for day-ahead, the value 24 hours back. See
-docs/forecasting.md for the numbers reached.
+MAE 11.9 ug/m^3 for next-hour on 2014) and, for day-ahead, the value 24 hours back.
+
+Reached (`gated example forecast-weather --quick --data ../shared/data`, units 32, 4 epochs,
+shared 2-core CPU machine, 3 min): RMSE/MAE at 1 h persistence 22.06/11.92, Forecaster
+21.38/11.44; at 24 h persistence 78.48/49.61, same hour yesterday 98.97/67.44, Forecaster
+71.12/46.27; 80% interval coverage 0.772 (1 h) and 0.749 (24 h). See docs/forecasting.md.
 """
 
 from __future__ import annotations
