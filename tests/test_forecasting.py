@@ -251,3 +251,22 @@ def test_streaming_refuses_a_windowed_forecaster(fitted: Forecaster) -> None:
 
     with pytest.raises(ValueError, match="normalize='last'.*scale=True.*linear=True"):
         StreamingForecaster(fitted, freq="h")
+
+
+def test_known_future_covariates_are_used_and_required() -> None:
+    rng = np.random.default_rng(3)
+    n = 700
+    plan = rng.standard_normal(n)
+    frame = pd.DataFrame({"y": 2.0 * plan + 0.05 * rng.standard_normal(n), "plan": plan})
+    # The target is the covariate, not its own past: no window normalization (see the docs).
+    f = Forecaster(horizon=3, input_length=8, units=8, epochs=15, learning_rate=1e-2, seed=0,
+                   patience=15, batch_size=16, normalize="none", scale=False)
+    f.fit(frame.iloc[:500], target="y", future_covariates=["plan"], verbose=0)
+    bt = f.backtest(frame.iloc[500:], start=8)
+    naive = naive_backtest(frame.iloc[500:], "y", 3, 8)
+    # y is the plan times 2: only a model that reads the plan over the horizon can be right.
+    assert score(bt)["mse"] < 0.1 * score(naive)["mse"], (score(bt), score(naive))
+    with pytest.raises(ValueError, match="known-future covariates.*future="):
+        f.predict(frame.iloc[:500])
+    out = f.predict(frame.iloc[:500], future=frame.iloc[500:503][["plan"]])
+    np.testing.assert_allclose(out["y"], 2.0 * plan[500:503], atol=0.5)
