@@ -8,6 +8,7 @@ a used column (unless a `fill=` policy is given), too few rows.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -138,7 +139,11 @@ def future_index(index: pd.Index, steps: int) -> pd.Index:
     index continues at its last spacing (1 for fewer than two values).
     """
     if isinstance(index, pd.DatetimeIndex):
-        freq = index.freq or (pd.infer_freq(index) if len(index) > 2 else None)
+        freq = index.freq
+        if freq is None and len(index) > 2:
+            with warnings.catch_warnings():  # pandas 3 announces a change of return type
+                warnings.simplefilter("ignore")
+                freq = pd.infer_freq(index)
         if freq is not None:
             return pd.date_range(index[-1], periods=steps + 1, freq=freq)[1:]
         delta = index[-1] - index[-2] if len(index) > 1 else pd.Timedelta(1, "D")
