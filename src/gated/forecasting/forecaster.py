@@ -20,23 +20,6 @@ from gated.forecasting.windows import make_inputs, make_targets
 __all__ = ["Forecaster", "load_forecaster"]
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer; received {value!r}.")
-    return int(value)
-
-
-def _names(value: Any, name: str) -> list:
-    if value is None:
-        return []
-    if isinstance(value, (str, int, np.integer)):
-        return [value]
-    if isinstance(value, Sequence) or isinstance(value, pd.Index):
-        return list(value)
-    raise TypeError(f"`{name}` must be a column name or a list of them; received "
-                    f"{type(value).__name__}.")
-
-
 class Forecaster:
     """An LSTM forecaster that beats repeat-last-value: point and quantile forecasts.
 
@@ -82,8 +65,8 @@ class Forecaster:
                  epochs: int = 30,
                  batch_size: int = 128, learning_rate: float = 1e-3, patience: int = 5,
                  fill: str | None = None, seed: int | None = 0) -> None:
-        self.horizon = _positive_int(horizon, "horizon")
-        self.input_length = _positive_int(input_length, "input_length")
+        self.horizon = frames.positive_int(horizon, "horizon")
+        self.input_length = frames.positive_int(input_length, "input_length")
         if quantiles is not None:
             quantiles = sorted(float(q) for q in quantiles)
             if not quantiles or any(not 0.0 < q < 1.0 for q in quantiles):
@@ -99,14 +82,14 @@ class Forecaster:
         if fill not in frames.FILL_POLICIES:
             raise ValueError(f"`fill` must be one of {frames.FILL_POLICIES}; received {fill!r}.")
         self.quantiles = tuple(quantiles) if quantiles is not None else None
-        self.units = _positive_int(units, "units")
+        self.units = frames.positive_int(units, "units")
         self.dropout = float(dropout)
         self.linear = bool(linear)
         self.normalize = normalize
         self.scale = bool(scale)
         self.time_features = bool(time_features)
         self.epochs = int(epochs)
-        self.batch_size = _positive_int(batch_size, "batch_size")
+        self.batch_size = frames.positive_int(batch_size, "batch_size")
         self.learning_rate = float(learning_rate)
         self.patience = int(patience)
         self.fill = fill
@@ -204,11 +187,11 @@ class Forecaster:
         """
         from gated import callbacks, optimizers
 
-        self.target = _names(target, "target")
+        self.target = frames.column_names(target, "target")
         if not self.target:
             raise ValueError("`target` must name at least one column; received none.")
-        self.covariates = _names(covariates, "covariates")
-        self.future_covariates = _names(future_covariates, "future_covariates")
+        self.covariates = frames.column_names(covariates, "covariates")
+        self.future_covariates = frames.column_names(future_covariates, "future_covariates")
         overlap = set(self.target) & set(self.covariates + self.future_covariates)
         if overlap:
             raise ValueError(f"Columns {sorted(overlap, key=str)} are both target and covariate.")
@@ -324,7 +307,7 @@ class Forecaster:
             whole horizon lies in `data` are included.
         """
         self._check_fitted("backtest")
-        stride = _positive_int(stride, "stride")
+        stride = frames.positive_int(stride, "stride")
         frame, targets, past, known = self._arrays(data, "data")
         n = len(frame)
         self._check_length(n, self.input_length + self.horizon, "data", "a backtest")

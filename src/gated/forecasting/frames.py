@@ -17,8 +17,8 @@ import pandas as pd
 
 from gated._checks import close_matches
 
-__all__ = ["FILL_POLICIES", "as_frame", "check_columns", "fill_missing", "future_index",
-           "time_features"]
+__all__ = ["FILL_POLICIES", "as_frame", "check_columns", "column_names", "fill_missing",
+           "future_index", "positive_int", "time_features"]
 
 #: Accepted `fill=` policies for NaN in the used columns.
 FILL_POLICIES = (None, "ffill", "interpolate", "zero")
@@ -168,3 +168,22 @@ def time_features(index: pd.Index) -> np.ndarray:
     year = (index.day_of_year.to_numpy(dtype=np.float64) - 1.0) / 366.0
     phases = np.stack([hour, week, year], axis=1) * (2.0 * np.pi)
     return np.concatenate([np.sin(phases), np.cos(phases)], axis=1)
+
+
+def positive_int(value: Any, name: str) -> int:
+    """`value` as an int, or a `ValueError` naming `name` unless it is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer; received {value!r}.")
+    return int(value)
+
+
+def column_names(value: Any, name: str) -> list:
+    """A column name or a list of them as a list (`None`: empty)."""
+    if value is None:
+        return []
+    if isinstance(value, (str, int, np.integer)):
+        return [value]
+    if isinstance(value, Sequence) or isinstance(value, pd.Index):
+        return list(value)
+    raise TypeError(f"`{name}` must be a column name or a list of them; received "
+                    f"{type(value).__name__}.")
