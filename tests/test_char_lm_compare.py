@@ -42,8 +42,10 @@ def test_models_are_causal_and_sized_to_the_target(name):
     changed[:, 10:] = torch.randint(2, 20, (2, 6))
     a, b = model(ids), model(changed)
     assert a.shape == (2, 16, 20)
-    torch.testing.assert_close(a[:, :10], b[:, :10], rtol=0, atol=1e-5)
-    assert (a[:, 10:] - b[:, 10:]).abs().max() > 1e-4
+    scale = float(a.abs().max())  # an untrained mLSTM's logits are ~1e-5: compare relatively
+    assert scale > 0
+    torch.testing.assert_close(a[:, :10], b[:, :10], rtol=0, atol=1e-4 * scale)
+    assert (a[:, 10:] - b[:, 10:]).abs().max() > 1e-2 * scale
 
 
 def test_unknown_model_name_is_refused(tmp_path):

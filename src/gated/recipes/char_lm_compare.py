@@ -20,6 +20,9 @@ width)`), so that other families (sLSTM, mLSTM, xLSTM) join the table by adding 
     transformer  TokenAndPositionEmbedding -> 2 x TransformerEncoder (pre-LN, causal)
                  -> LayerNormalization -> Dense
     hybrid       Embedding -> LSTM -> TransformerEncoder (causal) -> Dense
+    slstm        Embedding -> sLSTM (4 heads) -> Dense
+    mlstm        Embedding -> mLSTM (4 heads, chunkwise) -> Dense
+    xlstm        Embedding -> xLSTMBlockStack [mLSTM block, sLSTM block] -> LayerNorm -> Dense
 
 Numbers reached (2 CPU cores shared with ~8 agents, load average 12-15, torch 2.13 CPU, one
 thread; 60k parameters, 30 s each; unigram baseline 3.348 nats/char):
@@ -82,9 +85,42 @@ def hybrid_model(vocabulary_size: int, sequence_length: int, width: int) -> Any:
                        Block(4 * width, 4, use_causal_mask=True), Dense(vocabulary_size)])
 
 
+def slstm_model(vocabulary_size: int, sequence_length: int, width: int) -> Any:
+    """An sLSTM layer (4 heads, exponential input gate) in place of the LSTM."""
+    from gated.layers import Dense, Embedding, sLSTM
+    from gated.models import Sequential
+
+    return Sequential([Embedding(vocabulary_size, width, input_shape=(None,)),
+                       sLSTM(width, num_heads=4, return_sequences=True),
+                       Dense(vocabulary_size)])
+
+
+def mlstm_model(vocabulary_size: int, sequence_length: int, width: int) -> Any:
+    """An mLSTM layer (4 heads, matrix memory, chunkwise form) in place of the LSTM."""
+    from gated.layers import Dense, Embedding, mLSTM
+    from gated.models import Sequential
+
+    return Sequential([Embedding(vocabulary_size, width, input_shape=(None,)),
+                       mLSTM(width, num_heads=4, return_sequences=True),
+                       Dense(vocabulary_size)])
+
+
+def xlstm_model(vocabulary_size: int, sequence_length: int, width: int) -> Any:
+    """xLSTM[1:1]: an mLSTM block then an sLSTM block (the paper's block stack), final norm."""
+    from gated.layers import Dense, Embedding, LayerNormalization, xLSTMBlockStack
+    from gated.models import Sequential
+
+    return Sequential([Embedding(vocabulary_size, width, input_shape=(None,)),
+                       xLSTMBlockStack(num_blocks=2, slstm_at=[1], num_heads=4),
+                       LayerNormalization(epsilon=1e-5), Dense(vocabulary_size)])
+
+
 #: name -> builder(vocabulary_size, sequence_length, width); widths are multiples of 4.
 MODELS: dict[str, Builder] = {
     "lstm": lstm_model,
+    "slstm": slstm_model,
+    "mlstm": mlstm_model,
+    "xlstm": xlstm_model,
     "transformer": transformer_model,
     "hybrid": hybrid_model,
 }
