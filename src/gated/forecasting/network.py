@@ -80,13 +80,13 @@ class ForecastNetwork(Model):
         self.normalize = normalize
         self.scale = bool(scale)
         self.epsilon = float(epsilon)
-        self.outputs = max(len(self.quantiles), 1)
+        self.quantile_count = max(len(self.quantiles), 1)
         self.anchor = (min(range(len(self.quantiles)), key=lambda j: abs(self.quantiles[j] - 0.5))
                        if self.quantiles else 0)
         self.encoder = LSTM(self.units)
         self.dropout = Dropout(self.dropout_rate)
-        self.head = Dense(self.horizon * self.outputs, kernel_initializer="zeros")
-        self.linear_head = (Dense(self.horizon * self.outputs, kernel_initializer="zeros")
+        self.head = Dense(self.horizon * self.quantile_count, kernel_initializer="zeros")
+        self.linear_head = (Dense(self.horizon * self.quantile_count, kernel_initializer="zeros")
                             if self.linear else None)
         self.build((None, self.input_length + self.horizon,
                     1 + self.past_features + self.future_features))
@@ -127,7 +127,7 @@ class ForecastNetwork(Model):
         raw = self.head(torch.cat([summary, future.reshape(future.shape[0], -1)], dim=-1))
         if self.linear_head is not None:
             raw = raw + self.linear_head(centered)
-        raw = raw.reshape(-1, self.horizon, self.outputs)
+        raw = raw.reshape(-1, self.horizon, self.quantile_count)
         if len(self.quantiles) > 1:
             raw = monotone_quantiles(raw, self.anchor)
         return raw * spread + level
