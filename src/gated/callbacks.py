@@ -786,3 +786,13 @@ class LambdaCallback(Callback):
                                 f"{', '.join(sorted(allowed))}.")
             if fn is not None:
                 setattr(self, name, fn)
+
+
+from gated.backup_and_restore import BackupAndRestoreMixin  # noqa: E402
+
+
+class BackupAndRestore(BackupAndRestoreMixin, Callback):
+    __doc__ = BackupAndRestoreMixin.__doc__
+
+
+__all__ += ["BackupAndRestore"]

@@ -21,6 +21,7 @@ from gated._checks import to_snake_case
 from gated.layer import KerasTensor, Layer, unique_name
 from gated.models import data as data_utils
 from gated.models import trainer
+from gated.models.progress import FitProgress
 
 
 class Model(trainer.TrainerMixin, Layer):
@@ -443,15 +444,18 @@ class Model(trainer.TrainerMixin, Layer):
         history = cb.history
         self.stop_training = False
         cb.on_train_begin()
+        # The data position; a BackupAndRestore resume moves the start (see progress.py).
+        progress = FitProgress(self, initial_epoch)
         try:
             custom = self._custom_train_step()
-            for epoch in range(initial_epoch, epochs):
+            for epoch in range(progress.initial_epoch, epochs):
                 self._reset_metrics()
                 cb.on_epoch_begin(epoch)
                 loss_sum, seen = 0.0, 0
                 part_sums: dict[str, float] = {}
                 logs: dict[str, float] = {}
-                for step, (xb, yb, wb) in enumerate(epoch_batches()):
+                first_step, batches = progress.epoch_batches(epoch, epoch_batches)
+                for step, (xb, yb, wb) in enumerate(batches, start=first_step):
                     if yb is None and not custom:
                         raise ValueError(
                             "fit() needs targets: each batch of `x` must be (x, y) or "
@@ -487,6 +491,7 @@ class Model(trainer.TrainerMixin, Layer):
                     break
         finally:
             self.eval()
+            self.__dict__.pop("_fit_progress", None)
         cb.on_train_end()
         self.history = history
         return history
