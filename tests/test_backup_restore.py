@@ -45,6 +45,7 @@ def _run_killed(backup: Path, out: Path, freq: str, kill_at: int) -> None:
     assert not out.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("freq", "kill_at"), [("2", 2), ("epoch", 1)])
 def test_killed_run_resumes_bit_identical(tmp_path, freq, kill_at):
     # freq 2 with 3 batches an epoch: the kill after the 2nd backup is mid-epoch (epoch 1,
@@ -96,3 +97,48 @@ def test_corrupt_latest_falls_back_to_previous(tmp_path):
 def test_bad_save_freq(tmp_path, freq):
     with pytest.raises(ValueError, match="save_freq"):
         BackupAndRestore(tmp_path, save_freq=freq)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _fit_dense(tmp_path: Path, stop_after: int | None = None) -> list[np.ndarray]:
+    """A seeded fit with shuffle and dropout; `stop_after` raises after that many batches
+    (after BackupAndRestore has saved), as a crash would."""
+    import random
+
+    from gated.callbacks import Callback
+    from gated.layers import Dense, Dropout
+    from gated.models import Sequential
+
+    torch.manual_seed(1)
+    np.random.seed(1)
+    random.seed(1)
+    data = np.random.default_rng(1)
+    x, y = data.normal(size=(26, 4)).astype("float32"), data.normal(size=(26, 1)).astype(
+        "float32")
+    model = Sequential([Dense(8, activation="relu"), Dropout(0.4), Dropout(0.2, seed=3), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+
+    class Crash(Callback):
+        seen = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            Crash.seen += 1
+            if stop_after is not None and Crash.seen == stop_after:
+                raise _Interrupt
+
+    model.fit(x, y, batch_size=4, epochs=3, verbose=0,
+              callbacks=[BackupAndRestore(tmp_path, save_freq=3), Crash()])
+    return model.get_weights()
+
+
+@pytest.mark.parametrize("stop_after", [3, 7, 12])  # mid-epoch 0, epoch end, mid-epoch 1
+def test_interrupted_fit_resumes_bit_identical_in_process(tmp_path, stop_after):
+    clean = _fit_dense(tmp_path / "clean")
+    with pytest.raises(_Interrupt):
+        _fit_dense(tmp_path / "crash", stop_after=stop_after)
+    resumed = _fit_dense(tmp_path / "crash")
+    for a, b in zip(clean, resumed, strict=True):
+        np.testing.assert_array_equal(a, b)

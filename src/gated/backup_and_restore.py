@@ -129,18 +129,47 @@ class BackupAndRestoreMixin:
 
     def _restore(self, state: dict[str, Any]) -> None:
         model = self.model
-        model.load_state_dict(state["model"], strict=True)
+        model.load_state_dict(_match_state(model, state["model"], state["path"]), strict=True)
         if state["optimizer"] is not None:
             tensors, meta = state["optimizer"]
             model.optimizer.load_state_tensors(tensors, meta)
-        for name, gen_state in state["generators"].items():
-            generator = getattr(model.get_submodule(name), "_generator", None)
-            if isinstance(generator, torch.Generator):
-                generator.set_state(gen_state)
+        generators = _layer_generators(model)
+        if len(generators) != len(state["generators"]):
+            raise ValueError(f"Cannot restore the backup '{state['path']}': it holds "
+                             f"{len(state['generators'])} seeded-layer generators, the model "
+                             f"has {len(generators)}.")
+        for generator, gen_state in zip(generators, state["generators"], strict=True):
+            generator.set_state(gen_state)
         restore_rng(state["rng"])
         model.__dict__["_fit_resume"] = {"epoch": state["epoch"], "step": state["step"],
                                          "rng": state["rng"], "epoch_rng": state["epoch_rng"]}
         self._epoch = state["epoch"]
+
+
+def _match_state(model: Any, saved: dict[str, torch.Tensor], path: Path
+                 ) -> dict[str, torch.Tensor]:
+    """The saved tensors keyed for `model.state_dict()`: by name, else by position (a model
+    rebuilt in the same process gets other auto-numbered layer names)."""
+    current = model.state_dict()
+    ordered = [(key.partition(":")[2], saved[key]) for key in sorted(saved)]
+    if {name for name, _ in ordered} == set(current):
+        return dict(ordered)
+    if len(ordered) != len(current) or any(
+            tuple(t.shape) != tuple(c.shape)
+            for (_, t), c in zip(ordered, current.values(), strict=True)):
+        raise ValueError(
+            f"Cannot restore the backup '{path}': it holds {len(ordered)} tensors "
+            f"{[(n, tuple(t.shape)) for n, t in ordered][:6]}..., the model has "
+            f"{len(current)} {[(n, tuple(t.shape)) for n, t in current.items()][:6]}...; "
+            "was it written by another model? Delete the backup folder to start afresh.")
+    return {name: tensor for name, (_, tensor) in zip(current, ordered, strict=True)}
+
+
+def _layer_generators(model: Any) -> list[torch.Generator]:
+    """The private generators of seeded layers (`Dropout(seed=...)`, seeded cells), in
+    module order."""
+    return [m._generator for m in model.modules()
+            if isinstance(getattr(m, "_generator", None), torch.Generator)]
 
 
 def _is_primary() -> bool:
@@ -188,8 +217,8 @@ def _rng_from(prefix: str, tensors: dict, meta: dict) -> dict[str, Any]:
 def backup_bytes(model: Any, epoch: int, step: int, rng: dict, epoch_rng: dict) -> bytes:
     """The backup zip of `model`'s training state at (`epoch`, `step` batches done)."""
     tensors: dict[str, torch.Tensor] = {
-        f"model/{k}": v.detach().cpu().clone().contiguous()
-        for k, v in model.state_dict().items()}
+        f"model/{i:05d}:{k}": v.detach().cpu().clone().contiguous()
+        for i, (k, v) in enumerate(model.state_dict().items())}
     meta: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION,
                             "epoch": int(epoch), "step": int(step), "optimizer": None,
                             "generators": []}
@@ -198,11 +227,9 @@ def backup_bytes(model: Any, epoch: int, step: int, rng: dict, epoch_rng: dict) 
         opt_tensors, meta["optimizer"] = opt.state_tensors()
         tensors.update({f"optimizer/{k}": v.detach().cpu().contiguous()
                         for k, v in opt_tensors.items()})
-    for name, module in model.named_modules():
-        generator = getattr(module, "_generator", None)
-        if name and isinstance(generator, torch.Generator):
-            tensors[f"generator/{name}"] = generator.get_state()
-            meta["generators"].append(name)
+    for i, generator in enumerate(_layer_generators(model)):
+        tensors[f"generator/{i}"] = generator.get_state()
+        meta["generators"].append(i)
     _rng_parts(rng, "rng", tensors, meta)
     _rng_parts(epoch_rng, "epoch_rng", tensors, meta)
     import io
@@ -238,10 +265,10 @@ def read_backup(path: Path) -> dict[str, Any]:
         optimizer = ({k[len("optimizer/"):]: v for k, v in tensors.items()
                       if k.startswith("optimizer/")}, meta["optimizer"])
     return {
-        "epoch": int(meta["epoch"]), "step": int(meta["step"]),
+        "path": path, "epoch": int(meta["epoch"]), "step": int(meta["step"]),
         "model": {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")},
         "optimizer": optimizer,
-        "generators": {n: tensors[f"generator/{n}"] for n in meta["generators"]},
+        "generators": [tensors[f"generator/{i}"] for i in meta["generators"]],
         "rng": _rng_from("rng", tensors, meta),
         "epoch_rng": _rng_from("epoch_rng", tensors, meta),
     }

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gated import distribute
 from gated._checks import to_snake_case
 from gated.layer import KerasTensor, Layer, unique_name
 from gated.models import data as data_utils
@@ -286,7 +287,12 @@ class Model(trainer.TrainerMixin, Layer):
         """`(x, y, sample_weight)` batches of checked arrays, on the model's device."""
         device = self.device
         index_batches = data_utils.batches(data_utils.num_samples(x), batch_size, shuffle)
+        parallel = distribute.active()
         for index in itertools.islice(index_batches, steps):
+            if parallel is not None:  # this process's part of the global batch
+                index = parallel.shard(index)
+                if parallel.is_empty(index):  # a last batch smaller than the process count
+                    continue
             yield tuple(data_utils.to_device(data_utils.take(a, index), device)
                         for a in (x, y, sample_weight))
 
@@ -298,6 +304,10 @@ class Model(trainer.TrainerMixin, Layer):
         device = self.device
         for item in itertools.islice(iter(data), steps):
             xb, yb, wb = self._prepare(*data_utils.unpack_batch(item), method, check_finite)
+            parallel = distribute.active()
+            if parallel is not None:  # this process's part of the global batch
+                part = parallel.shard(slice(0, data_utils.num_samples(xb)))
+                xb, yb, wb = (data_utils.take(a, part) for a in (xb, yb, wb))
             if class_weight is not None and yb is not None:
                 wb = _apply_class_weight(yb, wb, class_weight, self.dtype)
             yield tuple(data_utils.to_device(a, device) for a in (xb, yb, wb))
@@ -321,6 +331,9 @@ class Model(trainer.TrainerMixin, Layer):
         loss = self._compute_loss(y, y_pred, sample_weight)
         self.optimizer.zero_grad()
         loss.backward()
+        parallel = distribute.active()
+        if parallel is not None:  # the mean gradient over the global batch
+            parallel.reduce_gradients(self, data_utils.num_samples(x))
         self.optimizer.step()
         if self._metrics:
             self._update_metrics(y, y_pred, sample_weight)
@@ -436,6 +449,11 @@ class Model(trainer.TrainerMixin, Layer):
             epoch_batches = functools.partial(self._array_batches, x, y, sample_weight,
                                               batch_size, shuffle, steps)
         self._build_optimizer()
+        parallel = distribute.active()
+        if parallel is not None:  # data-parallel: see gated/distribute/data_parallel.py
+            parallel.begin_fit(self, self._custom_train_step(), batch_size,
+                               None if streaming else data_utils.num_samples(x))
+            verbose = verbose if parallel.is_primary else 0
         # Keras order: the user's callbacks first (they may add e.g. `learning_rate` to the
         # logs), then History and the progress bar, which read the logs.
         cb = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose > 0,
@@ -480,6 +498,9 @@ class Model(trainer.TrainerMixin, Layer):
                     cb.on_train_batch_end(step, logs)
                     if self.stop_training:
                         break
+                if parallel is not None and not custom:
+                    loss_sum, seen, part_sums = parallel.sum_logs(loss_sum, seen, part_sums,
+                                                                  self._metrics)
                 epoch_logs = dict(logs) if custom else {
                     "loss": loss_sum / max(seen, 1), **self._metric_logs(),
                     **{k: v / max(seen, 1) for k, v in part_sums.items()}}
@@ -525,6 +546,9 @@ class Model(trainer.TrainerMixin, Layer):
                     parts[key] = parts.get(key, 0.0) + float(value) * size
                 if self._metrics:
                     self._update_metrics(yb, y_pred, wb)
+        parallel = distribute.active()
+        if parallel is not None:
+            total, count, parts = parallel.sum_logs(total, count, parts, self._metrics)
         if count == 0:
             raise ValueError(f"Argument `{name}` yielded no batch to evaluate on.")
         return {"loss": total / count, **self._metric_logs(),
@@ -581,6 +605,9 @@ class Model(trainer.TrainerMixin, Layer):
         with torch.no_grad():
             for xb, _, _ in batches:
                 outputs.append(self(xb, training=False))
+        parallel = distribute.active()
+        if parallel is not None:
+            outputs = parallel.gather(outputs)
         if not outputs:
             raise ValueError("Argument `x` of predict() holds 0 samples.")
         if isinstance(outputs[0], (list, tuple)):

@@ -32,8 +32,15 @@ FORMAT_VERSION = 1
 
 
 def atomic_write(path: str | os.PathLike, write: Any, overwrite: bool = True) -> Path:
-    """Call `write(file_object)` on a temp file next to `path`, then rename it into place."""
+    """Call `write(file_object)` on a temp file next to `path`, then rename it into place.
+
+    Under a data-parallel run (`gated.distribute`), only process 0 writes; the others return
+    the path at once (every process holds the same weights)."""
+    from gated.distribute import is_primary
+
     path = Path(path)
+    if not is_primary():
+        return path
     if path.exists() and not overwrite:
         raise FileExistsError(f"'{path}' exists and overwrite=False.")
     if path.is_dir():
