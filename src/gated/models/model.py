@@ -21,7 +21,7 @@ from gated import distribute
 from gated._checks import to_snake_case
 from gated.layer import KerasTensor, Layer, unique_name
 from gated.models import data as data_utils
-from gated.models import trainer
+from gated.models import trainer, validate
 from gated.models.progress import FitProgress
 
 
@@ -262,23 +262,27 @@ class Model(trainer.TrainerMixin, Layer):
 
     # ------------------------------------------------------------------ data
     def _prepare(self, x: Any, y: Any, sample_weight: Any, method: str,
-                 check_finite: bool) -> tuple:
+                 check_finite: bool, arg_names: tuple = ("x", "y", "sample_weight")) -> tuple:
+        validate.check_has_layers(self, method)
         names = self._graph.input_names if self._graph is not None else None
         n_in = self.num_inputs
         if self._graph is None and not hasattr(self, "_layers") and isinstance(x, (list, tuple)) \
                 and x and all(isinstance(v, (np.ndarray, torch.Tensor)) for v in x):
             n_in = len(x)  # a subclassed model called on a list of arrays (Keras' structure)
-        x = data_utils.to_arrays(x, "x", self.dtype, method, n_in, names,
+        x = data_utils.to_arrays(x, arg_names[0], self.dtype, method, n_in, names,
                                  check_finite=check_finite)
+        validate.check_sample_shapes(x, arg_names[0], method, sequence=True)
         if y is not None:
             n_out = len(self._graph.outputs) if self._graph is not None else 1
-            y = data_utils.to_arrays(y, "y", self.dtype, method, n_out,
+            y = data_utils.to_arrays(y, arg_names[1], self.dtype, method, n_out,
                                      self.output_names if n_out > 1 else None,
                                      check_finite=check_finite)
         if sample_weight is not None:
-            sample_weight = data_utils.to_arrays(sample_weight, "sample_weight", self.dtype,
+            sample_weight = data_utils.to_arrays(sample_weight, arg_names[2], self.dtype,
                                                  method)
-        data_utils.check_same_length(method, x=x, y=y, sample_weight=sample_weight)
+            validate.check_sample_weight(sample_weight, method)
+        data_utils.check_same_length(method, **dict(zip(arg_names, (x, y, sample_weight),
+                                                        strict=True)))
         self._ensure_built(x)
         return x, y, sample_weight
 
@@ -387,13 +391,15 @@ class Model(trainer.TrainerMixin, Layer):
 
         self._assert_compiled("fit", need_loss=not self._custom_train_step())
         epochs = _check_int(epochs, "epochs", "fit", minimum=0)
+        validate.check_fit_counters(epochs, initial_epoch, validation_freq)
+        validate.check_callbacks(callbacks, "fit")
         batch_size = data_utils.check_batch_size(batch_size, "fit")
         if not 0.0 <= float(validation_split) < 1.0:
             raise ValueError(
                 "Argument `validation_split` of fit() must be in [0, 1), received "
                 f"validation_split={validation_split!r}."
             )
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = validate.check_verbose(verbose, "fit")
         # epoch_batches() / val_batches() start one pass of (x, y, sample_weight) batches.
         streaming = data_utils.is_batch_stream(x)
         if streaming:
@@ -408,6 +414,8 @@ class Model(trainer.TrainerMixin, Layer):
                 raise ValueError("Argument `y` of fit() is required (the targets), received "
                                  "None.")
             if class_weight is not None:
+                validate.check_class_weight(class_weight, y, getattr(self.layers[-1], "units",
+                                                                     None))
                 sample_weight = _apply_class_weight(y, sample_weight, class_weight, self.dtype)
 
         val_batches = None
@@ -427,7 +435,8 @@ class Model(trainer.TrainerMixin, Layer):
                        if isinstance(validation_data, (list, tuple)) else "") + "."
                 )
             vx, vy, *rest = validation_data
-            val = self._prepare(vx, vy, rest[0] if rest else None, "fit", check_finite=True)
+            val = self._prepare(vx, vy, rest[0] if rest else None, "fit", check_finite=True,
+                                arg_names=tuple(f"validation_data[{i}]" for i in range(3)))
             val_batches = functools.partial(self._array_batches, *val, val_size)
         elif validation_split:
             n = data_utils.num_samples(x)
@@ -505,7 +514,10 @@ class Model(trainer.TrainerMixin, Layer):
                     "loss": loss_sum / max(seen, 1), **self._metric_logs(),
                     **{k: v / max(seen, 1) for k, v in part_sums.items()}}
                 if val_batches is not None and (epoch + 1) % validation_freq == 0:
-                    val_logs = self._evaluate_batches(val_batches(), "validation_data")
+                    try:
+                        val_logs = self._evaluate_batches(val_batches(), "validation_data")
+                    except ValueError as err:  # name the argument the bad data came from
+                        raise ValueError(f"Argument `validation_data` of fit(): {err}") from None
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 cb.on_epoch_end(epoch, epoch_logs)
                 if self.stop_training:
@@ -577,7 +589,7 @@ class Model(trainer.TrainerMixin, Layer):
             n_steps = None if steps is None else _check_int(steps, "steps", "evaluate", 1)
             batches = self._array_batches(x, y, sample_weight, batch_size, steps=n_steps)
         logs = self._evaluate_batches(batches, "x")
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = validate.check_verbose(verbose, "evaluate")
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
@@ -593,6 +605,8 @@ class Model(trainer.TrainerMixin, Layer):
         is `x` (targets are ignored); `steps` limits the number of batches drawn.
         """
         batch_size = data_utils.check_batch_size(batch_size, "predict")
+        validate.check_verbose(verbose, "predict")
+        validate.check_callbacks(callbacks, "predict")
         if data_utils.is_batch_stream(x):
             n_steps = data_utils.stream_steps(x, steps, "x", "steps", "predict")
             batches = self._stream_batches(x, "predict", False, n_steps)
