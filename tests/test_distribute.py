@@ -50,6 +50,22 @@ def test_torchrun_two_processes_equal_one(tmp_path):
     np.testing.assert_allclose(b["predict"], a["predict"], atol=1e-6)  # gathered in order
 
 
+@pytest.mark.slow
+def test_torchrun_stateful_streams_equal_one_process(tmp_path):
+    """Truncated BPTT with stateful=True: each process carries the states of its own block
+    of streams from batch to batch; weights and predictions equal the one-process run."""
+    _run([str(SCRIPT), "single", "stateful"], tmp_path)
+    _run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(SCRIPT),
+          "multi", "stateful"], tmp_path)
+    one = load_file(tmp_path / "single.weights.safetensors")
+    two = load_file(tmp_path / "multi.weights.safetensors")
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], atol=1e-6, rtol=0)
+    a = json.loads((tmp_path / "single.json").read_text())
+    b = json.loads((tmp_path / "multi.json").read_text())
+    np.testing.assert_allclose(b["predict"], a["predict"], atol=1e-6)
+
+
 def test_shards_are_contiguous_and_cover_the_batch():
     for n in range(2, 30):
         for parts in range(1, 5):
