@@ -90,3 +90,47 @@ def test_sampled_chorale_keeps_its_prompt_and_is_binary():
     assert set(np.unique(roll)) <= {0.0, 1.0}
     with pytest.raises(ValueError, match="temperature"):
         sample_chorale(model, prompt, 10, 0.0, np.random.default_rng(1))
+
+
+def test_char_lm_shards_continue_each_stream_from_batch_to_batch():
+    from gated.recipes.char_lm import shards
+
+    ids = np.arange(1000)
+    x, y = shards(ids, streams=4, bptt=10)
+    assert x.shape == y.shape == (24, 4, 10)  # 999 // 4 // 10 * 10 = 240 steps per stream
+    np.testing.assert_array_equal(y, x + 1)
+    for k in range(len(x) - 1):  # the next segment of a stream starts where this one ended
+        np.testing.assert_array_equal(x[k + 1, :, 0], x[k, :, -1] + 1)
+    np.testing.assert_array_equal(x[0, :, 0], [0, 240, 480, 720])
+    with pytest.raises(ValueError, match="too short"):
+        shards(np.arange(20), streams=4, bptt=10)
+
+
+def test_char_lm_greedy_sample_equals_argmax_of_the_full_sequence_model():
+    """top_k=1 sampling through the stream picks, at each step, the argmax that the same
+    (non-stateful) model gives on the whole text so far."""
+    import torch
+
+    from gated.data import CharVocabulary
+    from gated.layers import LSTM, Dense, Embedding
+    from gated.models import Sequential
+    from gated.recipes.char_lm import sample
+
+    torch.manual_seed(0)
+    vocabulary = CharVocabulary().adapt("abcdefgh ")
+    model = Sequential([Embedding(vocabulary.vocabulary_size(), 8), LSTM(16,
+                        return_sequences=True), Dense(vocabulary.vocabulary_size())])
+    model(np.zeros((1, 3), "int64"))
+    text = sample(model, vocabulary, "abc", 6, 1.0, 1, np.random.default_rng(0))
+    assert text.startswith("abc") and len(text) == 9
+    for n in range(3, 9):
+        logits = model.predict(np.array([vocabulary.encode(text[:n])]), verbose=0)[0, -1]
+        assert vocabulary.decode([int(np.argmax(logits))]) == text[n]
+    with pytest.raises(ValueError, match="top_k"):
+        sample(model, vocabulary, "abc", 2, 1.0, 0, np.random.default_rng(0))
+
+
+@pytest.mark.slow
+def test_char_lm_learns_far_below_the_unigram_entropy(tmp_path):
+    numbers = _quick("char-lm", "tinyshakespeare", tmp_path)
+    assert numbers["validation_nats_per_char"] < numbers["unigram_nats_per_char"] - 0.8, numbers

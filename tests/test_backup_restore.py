@@ -52,7 +52,7 @@ def test_killed_run_resumes_bit_identical(tmp_path, freq, kill_at):
     # batch 1 done), so the resumed run must redraw epoch 1's shuffle and skip one batch.
     _run(tmp_path / "clean", tmp_path / "clean.st", freq)
     _run_killed(tmp_path / "crash", tmp_path / "resumed.st", freq, kill_at)
-    assert (tmp_path / "crash" / "backup.latest.zip").exists()
+    assert (tmp_path / "crash" / "latest.gated").exists()
     _run(tmp_path / "crash", tmp_path / "resumed.st", freq)
     clean, resumed = load_file(tmp_path / "clean.st"), load_file(tmp_path / "resumed.st")
     assert clean.keys() == resumed.keys()
@@ -61,14 +61,18 @@ def test_killed_run_resumes_bit_identical(tmp_path, freq, kill_at):
     assert not (tmp_path / "crash").exists()  # delete_checkpoint=True after success
 
 
-def test_orphan_temp_file_removed_and_previous_backup_kept(tmp_path):
-    from gated.backup_and_restore import remove_orphans
+def test_orphan_temp_file_of_a_killed_backup_is_removed(tmp_path):
+    from gated.layers import Dense
+    from gated.models import Sequential
 
-    (tmp_path / "backup.latest.zip").write_bytes(b"previous")
-    orphan = tmp_path / ".backup.latest.zip.abc123.tmp"  # what a kill inside a save leaves
+    orphan = tmp_path / ".latest.gated.999999999.abc123.tmp"  # a kill inside a save leaves it
     orphan.write_bytes(b"half written")
-    assert remove_orphans(tmp_path) == [orphan]
-    assert not orphan.exists() and (tmp_path / "backup.latest.zip").read_bytes() == b"previous"
+    model = Sequential([Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((4, 3), "float32"), np.zeros((4, 2), "float32"), verbose=0,
+              callbacks=[BackupAndRestore(tmp_path, delete_checkpoint=False)])
+    assert not orphan.exists() and (tmp_path / "latest.gated").exists()
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_corrupt_latest_falls_back_to_previous(tmp_path):
@@ -82,14 +86,14 @@ def test_corrupt_latest_falls_back_to_previous(tmp_path):
     backup = BackupAndRestore(tmp_path, save_freq=1, double_checkpoint=True,
                               delete_checkpoint=False)
     model.fit(x, y, batch_size=2, epochs=1, verbose=0, callbacks=[backup])
-    assert (tmp_path / "backup.previous.zip").exists()
-    (tmp_path / "backup.latest.zip").write_bytes(b"PK garbage")
+    assert (tmp_path / "latest.gated.bkp").exists()
+    (tmp_path / "latest.gated").write_bytes(b"PK garbage")
     model.fit(x, y, batch_size=2, epochs=1, verbose=0, callbacks=[backup])
     # previous = after batch 0 of epoch 0: one more batch is trained, never the whole epoch
     assert int(model.optimizer.iterations) == 2
-    (tmp_path / "backup.previous.zip").write_bytes(b"junk")
-    (tmp_path / "backup.latest.zip").write_bytes(b"junk")
-    with pytest.raises(ValueError, match="backup.latest.zip"):
+    (tmp_path / "latest.gated.bkp").write_bytes(b"junk")
+    (tmp_path / "latest.gated").write_bytes(b"junk")
+    with pytest.raises(ValueError, match=r"latest.gated"):
         model.fit(x, y, batch_size=2, epochs=1, verbose=0, callbacks=[backup])
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 
 import pytest
 import torch
 
 from gated import activations
 from gated.cells import FAMILIES
+from gated.cells.base import _shape
 from gated.engine import dispatch, reference
 
 B, T, F, U = 3, 6, 4, 5
@@ -37,10 +39,25 @@ def _cases():
                                    id=f"{cls.__name__}-{role}-{name}")
 
 
+# Families whose step input is not a vector `(F,)`: (leading constructor arguments, the shape
+# of one step's input). The convolutional cells: rank 2, U filters, a 3x2 kernel ('valid'),
+# so the input and recurrent convolutions both pad unevenly somewhere.
+EXAMPLES = {
+    "conv_lstm": ((2, U, (3, 2)), (2, 5, 4)),
+    "conv_gru": ((2, U, (3, 2)), (2, 5, 4)),
+}
+
+
+def _example(cls):
+    """`(constructor args, step input shape)` of a family's conformance case."""
+    return EXAMPLES.get(cls.family, ((U,), (F,)))
+
+
 def _cell(cls, kwargs):
     torch.manual_seed(0)
-    cell = cls(U, dtype="float64", **kwargs)
-    cell._maybe_build((None, F))
+    args, step_shape = _example(cls)
+    cell = cls(*args, dtype="float64", **kwargs)
+    cell._maybe_build((None, *step_shape))
     with torch.no_grad():
         for p in cell.parameters():
             p.add_(0.3 * torch.randn_like(p))
@@ -49,8 +66,9 @@ def _cell(cls, kwargs):
 
 def _run(run, cell, mask, reverse, rmask):
     gen = torch.Generator().manual_seed(1)
-    x = torch.randn(B, T, F, generator=gen, dtype=torch.float64, requires_grad=True)
-    states = tuple((0.5 * torch.randn(B, n, generator=gen, dtype=torch.float64))
+    x = torch.randn(B, T, *_example(type(cell))[1], generator=gen, dtype=torch.float64,
+                    requires_grad=True)
+    states = tuple((0.5 * torch.randn(B, *_shape(n), generator=gen, dtype=torch.float64))
                    .requires_grad_() for n in cell.state_size)
     ys, final = run(cell, x, states, mask, reverse, rmask)
     weights = torch.randn(ys.shape, generator=gen, dtype=torch.float64)
@@ -82,14 +100,18 @@ def check(cls, kwargs, named, backend, run_name):
     cell = _cell(cls, kwargs)
     mask, reverse, with_rmask = RUNS[run_name]
     rmask = None
-    if with_rmask:
-        rmask = torch.tensor([[0.0, 2.0, 2.0, 0.0, 2.0, 2.0][:cell.recurrent_size]] * B,
-                             dtype=torch.float64)
-    probe = torch.zeros(B, T, F, dtype=torch.float64)
+    if with_rmask:  # 0, 2, 2, 0, 2, 2, ... over the recurrent state (of any shape)
+        shape = _shape(cell.state_size[0])
+        pattern = torch.tensor([0.0, 2.0, 2.0], dtype=torch.float64)
+        rmask = pattern[torch.arange(B * math.prod(shape)) % 3].view(B, *shape)
+    probe = torch.zeros(B, T, *_example(cls)[1], dtype=torch.float64)
     ok, reason = dispatch.supported(backend, cell, probe, mask, reverse, rmask, False)
     if not ok:
-        if run_name == "plain":  # nothing but the option can be refused here
-            assert named.strip("'") in reason, (backend, reason)
+        if run_name == "plain":  # nothing but the option (or a missing backend) is refused
+            if backend not in {f.backend for f in cls.FORMULAS}:
+                assert f"no {backend} formulas" in reason, (backend, reason)
+            else:
+                assert named.strip("'") in reason, (backend, reason)
         return
     outs, grads = _run(dispatch.backend(backend).scan, cell, mask, reverse, rmask)
     ref_outs, ref_grads = _run(reference.scan, cell, mask, reverse, rmask)

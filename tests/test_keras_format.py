@@ -154,3 +154,29 @@ def test_gated_functional_model_saves_as_keras(tmp_path):
                                         LSTM(3, name="right")(inputs)]))
     with pytest.raises(NotExportable, match="'left' and 'right'"):
         save_keras(twin, tmp_path / "twin.keras")
+
+
+def test_compile_settings_travel_in_the_keras_file_both_ways(tmp_path):
+    """`compile_config` as Keras writes it: Keras 3 compiles a gated-written file with the same
+    optimizer, loss and metrics, and gated compiles a Keras-written one."""
+    keras = pytest.importorskip("keras")
+    x, y = _x(), np.ones((3, 2), "float32")
+    model = Sequential([Input((6, D)), LSTM(5), Dense(2)])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    model.save(tmp_path / "g.keras")
+    theirs = keras.saving.load_model(tmp_path / "g.keras")
+    assert type(theirs.optimizer).__name__ == "Adam"
+    ours_loss, ours_mae = model.evaluate(x, y, verbose=0)
+    their_loss, their_mae = theirs.evaluate(x, y, verbose=0)
+    assert their_loss == pytest.approx(ours_loss, abs=TOL)
+    assert their_mae == pytest.approx(ours_mae, abs=TOL)
+
+    kmodel = keras.Sequential([keras.Input((6, D)), keras.layers.GRU(3), keras.layers.Dense(2)])
+    kmodel.compile(optimizer=keras.optimizers.SGD(0.05), loss="mae")
+    kmodel.save(tmp_path / "k.keras")
+    loaded = load_model(tmp_path / "k.keras")
+    assert type(loaded.optimizer).__name__ == "SGD"
+    assert loaded.optimizer.learning_rate == pytest.approx(0.05)
+    assert loaded.evaluate(x, y, verbose=0) == pytest.approx(
+        kmodel.evaluate(x, y, verbose=0), abs=TOL)
+    assert not load_model(tmp_path / "k.keras", compile=False).compiled

@@ -293,3 +293,43 @@ def test_a_layer_that_cannot_run_on_zeros_still_joins_a_sequential():
     with torch.no_grad():
         want = head(2.0 * dense(torch.as_tensor(x)))
     np.testing.assert_allclose(model.predict(x, verbose=0), want.numpy(), rtol=1e-6)
+
+
+def test_sequential_runs_other_lengths_than_it_was_built_on_as_keras():
+    """Keras 3 checks only the rank and the feature axis of a Sequential's input: a model built
+    on batches of length 7 runs on length 3 (variable-length batches), and the result is what
+    its layers compute on that input."""
+    import numpy as np
+    import torch
+
+    from gated.layers import LSTM, Dense, Embedding
+    from gated.models import Sequential
+
+    torch.manual_seed(0)
+    model = Sequential([Embedding(10, 4), LSTM(3), Dense(2)])
+    model(np.zeros((2, 7), "int64"))
+    short = np.array([[1, 2, 3], [4, 5, 6]])
+    expected = model.layers[2](model.layers[1](model.layers[0](torch.as_tensor(short))))
+    torch.testing.assert_close(model(short), expected)
+    features = Sequential([LSTM(3)])
+    features(np.zeros((2, 7, 2), "float32"))
+    with pytest.raises(ValueError, match=r"lstm.*2.*5|lstm.*5.*2"):  # named by the layer
+        features(np.zeros((2, 7, 5), "float32"))
+
+
+def test_a_model_deep_copies_after_it_has_run():
+    """`copy.deepcopy(model)` (kept best weights, quantization) works after a run, whatever
+    the engines cached on the cells, and the copy computes the same function."""
+    import copy
+
+    import numpy as np
+
+    from gated.layers import GRU, LSTM, Dense, Input
+    from gated.models import Sequential
+
+    model = Sequential([Input((5, 3)), LSTM(4, return_sequences=True), GRU(3), Dense(2)])
+    x = np.random.default_rng(0).random((2, 5, 3), dtype=np.float32)
+    y = model.predict(x, verbose=0)
+    twin = copy.deepcopy(model)
+    np.testing.assert_array_equal(twin.predict(x, verbose=0), y)
+    assert twin.layers[0].cell.kernel is not model.layers[0].cell.kernel

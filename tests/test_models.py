@@ -212,7 +212,8 @@ def test_fit_errors_name_the_argument():
         model.fit(bad, np.zeros((10, 1)), verbose=0)
     with pytest.raises(ValueError, match=r"wrong rank: expected ndim=3.*received ndim=2"):
         model.fit(np.zeros((10, 100)), np.zeros((10, 1)), verbose=0)
-    with pytest.raises(ValueError, match=r"expected \(None, 100, 1\), received \(10, 100, 3\)"):
+    with pytest.raises(ValueError, match=r"built for input shape \(None, 100, 1\)\), "
+                                         r"received shape \(10, 100, 3\)"):
         model.fit(np.zeros((10, 100, 3)), np.zeros((10, 1)), verbose=0)
     with pytest.raises(ValueError, match=r"`batch_size` of fit\(\).*batch_size=0"):
         model.fit(x, np.zeros((10, 1)), batch_size=0, verbose=0)
@@ -356,6 +357,7 @@ def test_streams_errors_name_the_argument():
         model.fit(x_only, verbose=0)
     with pytest.raises(ValueError, match="`x` yielded no batch"):
         model.evaluate(iter([]), verbose=0)
-    with pytest.raises(ValueError, match=r"expected \(None, 6, 2\), received \(4, 6, 3\)"):
+    with pytest.raises(ValueError, match=r"built for input shape \(None, 6, 2\)\), "
+                                         r"received shape \(4, 6, 3\)"):
         model.fit(DataLoader(TensorDataset(torch.zeros(8, 6, 3), torch.zeros(8, 1)),
                              batch_size=4), verbose=0)

@@ -45,6 +45,7 @@ _TOP_LEVEL = {
     "Initializer": "gated.initializers",
     "Regularizer": "gated.regularizers",
     "Constraint": "gated.constraints",
+    "Variable": "gated.variable",
 }
 
 __all__ = sorted(_SUBMODULES | set(_TOP_LEVEL) | {"__version__", "version"})

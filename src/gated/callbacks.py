@@ -788,11 +788,12 @@ class LambdaCallback(Callback):
                 setattr(self, name, fn)
 
 
-from gated.backup_and_restore import BackupAndRestoreMixin  # noqa: E402
+def __getattr__(name: str) -> Any:
+    # Keras' TensorBoard and BackupAndRestore callbacks live in their own modules.
+    import importlib
 
-
-class BackupAndRestore(BackupAndRestoreMixin, Callback):
-    __doc__ = BackupAndRestoreMixin.__doc__
-
-
-__all__ += ["BackupAndRestore"]
+    if name == "TensorBoard":
+        return importlib.import_module("gated.callbacks_tensorboard").TensorBoard
+    if name == "BackupAndRestore":
+        return importlib.import_module("gated.callbacks_backup").BackupAndRestore
+    raise AttributeError(f"module 'gated.callbacks' has no attribute '{name}'")

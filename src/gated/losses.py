@@ -448,8 +448,12 @@ class LossFunctionWrapper(Loss):
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self) -> dict[str, Any]:
+        from gated.serialization import get_registered_name
+
         config = super().get_config()
-        config["fn"] = getattr(self.fn, "__name__", repr(self.fn))
+        # a registered function is saved under its "package>name" key, found again on load
+        config["fn"] = get_registered_name(self.fn) if hasattr(self.fn, "__name__") \
+            else repr(self.fn)
         config.update(self._fn_kwargs)
         return config
 
@@ -457,8 +461,12 @@ class LossFunctionWrapper(Loss):
     def from_config(cls, config: dict[str, Any]) -> Loss:
         config = dict(config)
         fn = config.pop("fn")
+        if isinstance(fn, str) and fn not in _FUNCTIONS:
+            _load_more()
         if isinstance(fn, str):
-            fn = _FUNCTIONS.get(fn) or fn
+            from gated.serialization import get_registered_object
+
+            fn = _FUNCTIONS.get(fn) or get_registered_object(fn) or fn
         if not callable(fn):
             raise ValueError(f"Cannot rebuild LossFunctionWrapper: unknown function {fn!r}.")
         return cls(fn, **config)
@@ -783,6 +791,25 @@ _FUNCTIONS: dict[str, Callable[..., torch.Tensor]] = {
 }
 
 
+#: Keras' other losses (focal cross-entropies, categorical hinge, CTC) live in this module,
+#: loaded on first use; it registers its classes and names here.
+_MORE = "gated.losses_more"
+
+
+def _load_more() -> Any:
+    import importlib
+
+    return importlib.import_module(_MORE)
+
+
+def __getattr__(name: str) -> Any:
+    if not name.startswith("_"):
+        more = _load_more()
+        if name in more.__all__:
+            return getattr(more, name)
+    raise AttributeError(f"module 'gated.losses' has no attribute '{name}'")
+
+
 def serialize(loss: Loss) -> dict[str, Any]:
     """Returns `{"class_name": ..., "config": ...}` for a `Loss` (JSON-able)."""
     return {"class_name": type(loss).__name__, "config": loss.get_config()}
@@ -793,6 +820,8 @@ def deserialize(config: dict[str, Any]) -> Loss:
     name = config.get("class_name")
     if name == "LossFunctionWrapper":
         return LossFunctionWrapper.from_config(config.get("config", {}))
+    if name not in _CLASSES:
+        _load_more()
     if name not in _CLASSES:
         raise unknown_name_error("loss", str(name), list(_CLASSES))
     return _CLASSES[name].from_config(config.get("config", {}))
@@ -822,6 +851,8 @@ def get(identifier: Any) -> Loss | None:
     if identifier is None or isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, str):
+        if identifier not in _ALL_NAMES:
+            _load_more()
         if identifier in _ALL_NAMES:
             return _ALL_NAMES[identifier]()
         listed = [k for k in _ALIASES if k == k.lower()]

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -375,6 +376,27 @@ _CLASSES: dict[str, type[Metric]] = {
 }
 
 
+#: Keras' other metrics (Precision, Recall, AUC, top-k, loss-valued, F-scores, R2) live in
+#: these modules, loaded on first use; they register their classes in `_CLASSES` / `_ALIASES`.
+_MORE = ("gated.metrics_confusion", "gated.metrics_scores")
+
+
+def _load_more() -> list[Any]:
+    return [importlib.import_module(m) for m in _MORE]
+
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("_"):
+        raise AttributeError(f"module 'gated.metrics' has no attribute '{name}'")
+    for more in _load_more():
+        if name in more.__all__:
+            return getattr(more, name)
+    losses_module._load_more()
+    if name in losses_module._FUNCTIONS:  # Keras exports the loss functions as metrics too
+        return losses_module._FUNCTIONS[name]
+    raise AttributeError(f"module 'gated.metrics' has no attribute '{name}'")
+
+
 def _loss_kind(loss: Any) -> str | None:
     """'binary' / 'sparse' / 'categorical' when `loss` is one of the cross-entropies."""
     if isinstance(loss, str):
@@ -410,6 +432,8 @@ def deserialize(config: dict[str, Any]) -> Metric:
     name = config.get("class_name")
     if name == "accuracy":
         return _InferredAccuracy(name=config.get("config", {}).get("name", "accuracy"))
+    if name not in _CLASSES:
+        _load_more()
     if name not in _CLASSES:
         raise unknown_name_error("metric", str(name), list(_CLASSES))
     return _CLASSES[name].from_config(config.get("config", {}))
@@ -457,10 +481,12 @@ def get(identifier: Any, loss: Any = None, output_shape: Sequence[int] | None = 
             if kind == "categorical":
                 return CategoricalAccuracy(name=identifier)
             return _InferredAccuracy(name=identifier)
+        if identifier not in _ALIASES and identifier not in _CLASSES:
+            _load_more()
         if identifier in _ALIASES:
             return _ALIASES[identifier](name=identifier)
-        if identifier in _CLASSES:
-            return _CLASSES[identifier](name=identifier)
+        if identifier in _CLASSES:  # a class name logs under the class' own name, as Keras
+            return _CLASSES[identifier]()
         try:
             loss_obj = losses_module.get(identifier)
         except ValueError:

@@ -20,8 +20,8 @@ import torch
 from gated.ops.core import convert_to_tensor, to_torch_dtype
 
 __all__ = [
-    "SeedGenerator", "categorical", "dropout", "normal", "randint", "shuffle",
-    "truncated_normal", "uniform",
+    "SeedGenerator", "beta", "binomial", "categorical", "dropout", "gamma", "normal", "randint",
+    "shuffle", "truncated_normal", "uniform",
 ]
 
 
@@ -168,3 +168,65 @@ def dropout(inputs: Any, rate: float, noise_shape: Sequence[int] | None = None,
         t.shape[i] if s is None else s for i, s in enumerate(noise_shape))
     keep = torch.rand(tuple(shape), generator=_generator(seed), dtype=t.dtype) >= rate
     return t * keep / (1 - rate)
+
+
+def _parameter(value: Any, shape: tuple[int, ...], name: str) -> torch.Tensor:
+    t = torch.as_tensor(value, dtype=torch.float64)
+    try:
+        return torch.broadcast_to(t, shape).contiguous()
+    except RuntimeError as err:
+        raise ValueError(f"Argument `{name}` must broadcast to shape {shape}; received shape "
+                         f"{tuple(t.shape)}.") from err
+
+
+def gamma(shape: Sequence[int], alpha: Any, dtype: Any = None, seed: Any = None
+          ) -> torch.Tensor:
+    """Draws from Gamma(`alpha`, 1) (shape parameter `alpha`, scale 1).
+
+    Args:
+        shape: output shape.
+        alpha: the shape parameter (> 0), a float or an array broadcast to `shape`.
+        dtype: float dtype (default `floatx()`).
+        seed: None, an int or a `SeedGenerator`.
+    """
+    shape = _shape(shape)
+    draws = torch._standard_gamma(_parameter(alpha, shape, "alpha"),
+                                  generator=_generator(seed))
+    return draws.to(_float(dtype))
+
+
+def beta(shape: Sequence[int], alpha: Any, beta: Any, dtype: Any = None, seed: Any = None
+         ) -> torch.Tensor:
+    """Draws from Beta(`alpha`, `beta`), as `X / (X + Y)` with `X ~ Gamma(alpha)`,
+    `Y ~ Gamma(beta)`.
+
+    Args:
+        shape: output shape.
+        alpha: first concentration (> 0), a float or an array broadcast to `shape`.
+        beta: second concentration (> 0), likewise.
+        dtype: float dtype (default `floatx()`).
+        seed: None, an int or a `SeedGenerator`.
+    """
+    shape = _shape(shape)
+    generator = _generator(seed)
+    x = torch._standard_gamma(_parameter(alpha, shape, "alpha"), generator=generator)
+    y = torch._standard_gamma(_parameter(beta, shape, "beta"), generator=generator)
+    return (x / (x + y)).to(_float(dtype))
+
+
+def binomial(shape: Sequence[int], counts: Any, probabilities: Any, dtype: Any = None,
+             seed: Any = None) -> torch.Tensor:
+    """Draws the number of successes in `counts` trials of probability `probabilities`.
+
+    Args:
+        shape: output shape.
+        counts: number of trials, a number or an array broadcast to `shape`.
+        probabilities: success probability in [0, 1], likewise.
+        dtype: float dtype of the counts drawn (default `floatx()`, as Keras).
+        seed: None, an int or a `SeedGenerator`.
+    """
+    shape = _shape(shape)
+    draws = torch.binomial(_parameter(counts, shape, "counts"),
+                           _parameter(probabilities, shape, "probabilities"),
+                           generator=_generator(seed))
+    return draws.to(_float(dtype))

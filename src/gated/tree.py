@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = [
+    "MAP_TO_NONE", "assert_same_paths", "map_shape_structure",
     "assert_same_structure", "flatten", "flatten_with_path", "is_nested", "lists_to_tuples",
     "map_structure", "map_structure_up_to", "pack_sequence_as", "traverse",
 ]
@@ -195,21 +196,64 @@ def lists_to_tuples(structure: Any) -> Any:
     return tuple(children) if isinstance(structure, list) else _rebuild(structure, children)
 
 
+class MAP_TO_NONE:  # noqa: N801 - Keras' name
+    """Return this from `traverse`'s `func` to replace a node by None."""
+
+
 def traverse(func: Callable, structure: Any, top_down: bool = True) -> Any:
     """Calls `func` on every node (containers too). Top down, a non-None result replaces the
     node and its children are not visited; bottom up, `func` sees the rebuilt children and
-    its non-None result replaces the node."""
+    its non-None result replaces the node. A `MAP_TO_NONE` result (the class) replaces the
+    node by None."""
     def visit(node: Any) -> Any:
         if top_down:
             result = func(node)
             if result is not None:
-                return result
+                return None if result is MAP_TO_NONE else result
             if not is_nested(node):
                 return node
             return _rebuild(node, [visit(c) for c in _children(node)])
         rebuilt = _rebuild(node, [visit(c) for c in _children(node)]) if is_nested(node) \
             else node
         result = func(rebuilt)
+        if result is MAP_TO_NONE:
+            return None
         return rebuilt if result is None else result
 
     return visit(structure)
+
+
+def assert_same_paths(a: Any, b: Any) -> None:
+    """Raises `ValueError` unless `a` and `b` have the same leaf paths (container types may
+    differ: a list and a tuple, two namedtuple types).
+
+    Args:
+        a: first structure.
+        b: second structure.
+    """
+    paths_a = {path for path, _ in flatten_with_path(a)}
+    paths_b = {path for path, _ in flatten_with_path(b)}
+    if paths_a != paths_b:
+        raise ValueError(
+            "The two structures don't have the same paths. Only in the first: "
+            f"{sorted(map(str, paths_a - paths_b))}; only in the second: "
+            f"{sorted(map(str, paths_b - paths_a))}."
+        )
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) and not hasattr(value, "_fields") and all(
+        v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in value)
+
+
+def map_shape_structure(func: Callable, structure: Any) -> Any:
+    """Like `map_structure`, but tuples/lists of ints and Nones are shapes: leaves passed to
+    `func` whole.
+
+    Example:
+    >>> map_shape_structure(len, {"a": (2, 3), "b": [(4,), (None, 1, 2)]})
+    {'a': 2, 'b': [1, 3]}
+    """
+    if _is_shape(structure) or not is_nested(structure):
+        return func(structure)
+    return _rebuild(structure, [map_shape_structure(func, c) for c in _children(structure)])

@@ -239,6 +239,13 @@ class DenseRNNCell(RNNCell):
         self.__dict__.pop("_spec_cache", None)
         super().__setattr__(name, value)
 
+    def __getstate__(self) -> dict:
+        # The cached spec (a read-only config view, live parameters) is rebuilt on demand:
+        # leave it out so that `copy.deepcopy(model)` and pickling work after a run.
+        state = dict(super().__getstate__())
+        state.pop("_spec_cache", None)
+        return state
+
     def _build_spec(self) -> StepSpec:
         config = {name: getattr(self, name) for name in self.OPTIONS}
         config.update(units=self.units, **self.spec_config())

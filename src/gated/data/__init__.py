@@ -14,6 +14,7 @@ from gated.data.datasets import (
     read_wav,
     split_fsdd,
 )
+from gated.data.moving_mnist import load_idx, load_mnist, moving_mnist
 from gated.data.text import CharVocabulary, TextVectorization, pad_sequences
 from gated.data.timeseries import (
     MinMaxScaler,
@@ -49,4 +50,5 @@ __all__ = [
     "split_fsdd",
     "timeseries_dataset_from_array",
     "train_test_split_series",
+    "load_idx", "load_mnist", "moving_mnist",
 ]

@@ -17,9 +17,10 @@ recurrent weight gradient with one GEMM over all steps, so peak training memory 
 eager autograd loop's.
 
 Runs: masks of any pattern, `reverse`, initial states with gradients, `recurrent_mask`
-(recurrent dropout). Refuses (the reference engine runs them): cells without fused formulas,
-options or activations the family's formulas do not list, masks or recurrent masks that
-require grad, parameters whose dtype or device differ from the input's.
+(recurrent dropout), states of any rank (`(batch, n)`, or feature maps `(batch, channels,
+*spatial)` of the convolutional families). Refuses (the reference engine runs them): cells
+without fused formulas, options or activations the family's formulas do not list, masks or
+recurrent masks that require grad, parameters whose dtype or device differ from the input's.
 """
 
 from __future__ import annotations
@@ -65,6 +66,17 @@ def supports(cell: Any, x: torch.Tensor, mask: torch.Tensor | None = None,
     return True, f"{spec.cell_type}: fused BPTT in torch ops"
 
 
+def _dims(size: Any) -> tuple[int, ...]:
+    """A step output size as a shape: `5` -> `(5,)`, `(4, 8, 8)` (a spatial state) as is."""
+    return (int(size),) if isinstance(size, int) else tuple(int(d) for d in size)
+
+
+def _rows(keep: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A `(batch, 1)` step mask shaped to select whole rows of `like`, whatever its rank
+    (states with more axes than `(batch, n)`, e.g. the feature maps of a convolutional cell)."""
+    return keep if like.ndim == 2 else keep.view(-1, *([1] * (like.ndim - 1)))
+
+
 # ====================================================================== the drivers
 def _run_forward(stepper: Any, xs: tuple, states: State, masks: tuple | None, order: range,
                  out_size: int) -> tuple[torch.Tensor, State]:
@@ -73,13 +85,13 @@ def _run_forward(stepper: Any, xs: tuple, states: State, masks: tuple | None, or
     y_prev = None
     if masks is not None:
         x0 = xs[0]
-        y_prev = x0.new_zeros(x0.shape[0], out_size)
+        y_prev = x0.new_zeros(x0.shape[0], *_dims(out_size))
     for t in order:
         y, new_states = stepper.forward(t, xs[t], states)
         if masks is not None:
             keep = masks[t]
-            y = torch.where(keep, y, y_prev)
-            new_states = tuple(torch.where(keep, n, s)
+            y = torch.where(_rows(keep, y), y, y_prev)
+            new_states = tuple(torch.where(_rows(keep, n), n, s)
                                for n, s in zip(new_states, states, strict=True))
             y_prev = y
         outputs[t] = y
@@ -103,10 +115,10 @@ def _run_backward(stepper: Any, grad_ys: torch.Tensor, grad_states: tuple, masks
         keep = masks[t]
         if carry is not None:
             g = g + carry
-        dy = torch.where(keep, g, zero)
-        carry = torch.where(keep, zero, g)
-        new = [torch.where(keep, d, zero) for d in dstates]
-        passed = [torch.where(keep, zero, d) for d in dstates]
+        dy = torch.where(_rows(keep, g), g, zero)
+        carry = torch.where(_rows(keep, g), zero, g)
+        new = [torch.where(_rows(keep, d), d, zero) for d in dstates]
+        passed = [torch.where(_rows(keep, d), zero, d) for d in dstates]
         dprev = stepper.backward(t, dy + new[0], new[1:])
         dstates = [a + b for a, b in zip(dprev, passed, strict=True)]
     return tuple(dstates)

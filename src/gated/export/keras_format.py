@@ -169,6 +169,36 @@ def _functional_config(model: Any) -> tuple[dict, list]:
     return config, [layer for _, layer in ordered]
 
 
+def _keras_object(obj: Any) -> Any:
+    """Keras' serialization of a loss or optimizer, naming Keras' module for gated's built-in
+    classes so that Keras 3 can compile the model it loads (a user class keeps its own)."""
+    from gated.losses import LossFunctionWrapper
+    from gated.serialization import serialize_keras_object
+
+    if isinstance(obj, LossFunctionWrapper) and not obj._fn_kwargs:
+        obj = obj.fn  # a function loss: saved as the function, as Keras does
+    config = serialize_keras_object(obj)
+    if isinstance(config, dict) and str(config.get("module", "")).startswith("gated."):
+        for kind in ("optimizers", "losses"):
+            if config["module"].startswith(f"gated.{kind}"):
+                config["module"] = f"keras.{kind}"
+    return config
+
+
+def keras_compile_config(model: Any) -> dict | None:
+    """Keras 3's `compile_config` of a compiled model (optimizer, loss, loss weights, metric
+    names), or None when the model is not compiled or its optimizer is a raw torch one."""
+    from gated.optimizers import TorchOptimizer
+
+    if not getattr(model, "compiled", False) or isinstance(model.optimizer, TorchOptimizer):
+        return None
+    metrics = [m for m in getattr(model, "_metric_identifiers", []) if isinstance(m, str)]
+    return {"optimizer": _keras_object(model.optimizer),
+            "loss": None if model.loss is None else _keras_object(model.loss),
+            "loss_weights": None, "metrics": metrics or None, "weighted_metrics": None,
+            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+
+
 def save_keras(model: Any, filepath: str | os.PathLike, overwrite: bool = True) -> Path:
     """Write a built gated `Sequential` or functional model as a Keras 3 `.keras` file,
     atomically.
@@ -203,6 +233,9 @@ def save_keras(model: Any, filepath: str | os.PathLike, overwrite: bool = True) 
     else:
         raise NotExportable(f"Model '{model.name}' ({type(model).__name__}): the .keras writer "
                             "takes Sequential and functional models; save it as '.gated'.")
+    compile_config = keras_compile_config(model)
+    if compile_config is not None:
+        config["compile_config"] = compile_config
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         f.create_group("vars").attrs["name"] = model.name

@@ -130,8 +130,9 @@ def _layer_weights(group: Any) -> list[np.ndarray]:
     return out
 
 
-def load_keras(filepath: str | os.PathLike) -> Any:
-    """Load a Keras 3 `.keras` file into an equal gated model (weights included).
+def load_keras(filepath: str | os.PathLike, compile: bool = True) -> Any:
+    """Load a Keras 3 `.keras` file into an equal gated model (weights included), compiled
+    with the file's `compile_config` (optimizer, loss, metrics) when it has one and `compile`.
 
     Raises:
         ValueError: the file is truncated, corrupted or not a `.keras` file, or a layer has
@@ -155,7 +156,26 @@ def load_keras(filepath: str | os.PathLike) -> Any:
     except (KeyError, IndexError, TypeError) as err:
         raise _fail(path, f"invalid model config ({type(err).__name__}: {err})") from None
     _load_weights(members, built, path, h5py)
+    compile_config = config.get("compile_config")
+    if compile and isinstance(compile_config, dict) and compile_config.get("loss") is not None:
+        _compile(model, compile_config, path)
     return model
+
+
+def _compile(model: Any, config: dict, path: Path) -> None:
+    """Compile `model` as the file's Keras `compile_config` says (names the file on failure)."""
+    from gated.serialization import deserialize_keras_object
+
+    def resolve(value: Any) -> Any:
+        return deserialize_keras_object(value) if isinstance(value, dict) else value
+
+    try:
+        model.compile(optimizer=resolve(config.get("optimizer")) or "rmsprop",
+                      loss=resolve(config["loss"]), metrics=config.get("metrics"),
+                      loss_weights=config.get("loss_weights"))
+    except (ValueError, TypeError, KeyError) as err:
+        raise _fail(path, f"its compile_config cannot be restored ({err}); load it with "
+                          "compile=False") from None
 
 
 def _build_model(config: dict, path: Path, Input: Any, Sequential: Any,

@@ -2,6 +2,14 @@
 
 from gated.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from gated.layer import KerasTensor, Layer
+from gated.layers.conv_lstm import (
+    ConvGRU1D,
+    ConvGRU2D,
+    ConvGRU3D,
+    ConvLSTM1D,
+    ConvLSTM2D,
+    ConvLSTM3D,
+)
 from gated.layers.convolutional import Conv1D, Conv2D, Conv3D
 from gated.layers.convolutional_depthwise import (
     DepthwiseConv1D,
@@ -64,6 +72,8 @@ from gated.layers.reshaping import (
 )
 from gated.layers.simple_rnn import SimpleRNN
 from gated.layers.wrappers import Bidirectional, TimeDistributed
+from gated.layers.xlstm import mLSTM, sLSTM
+from gated.layers.xlstm_blocks import mLSTMBlock, sLSTMBlock, xLSTMBlockStack
 
 __all__ = [
     "Activation", "Add", "Average", "Bidirectional", "Concatenate", "Dense", "Dropout",
@@ -71,6 +81,7 @@ __all__ = [
     "LSTMCell", "Layer", "LayerNormalization", "Masking", "Multiply", "RNN", "RepeatVector",
     "Reshape", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
     "Lambda",
+    "ConvGRU1D", "ConvGRU2D", "ConvGRU3D", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
 ]
 __all__ += [  # convolutional layers (issue 10)
     "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNormalization",
@@ -83,3 +94,4 @@ __all__ += [  # convolutional layers (issue 10)
     "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D",
     "ZeroPadding3D",
 ]
+__all__ += ["sLSTM", "mLSTM", "sLSTMBlock", "mLSTMBlock", "xLSTMBlockStack"]  # issue 12

@@ -176,6 +176,28 @@ def is_batch_stream(value: Any) -> bool:
     return hasattr(value, "__iter__") and hasattr(value, "__len__")
 
 
+def is_pydataset(value: Any) -> bool:
+    """`x` is a Keras-style `PyDataset` / `Sequence`: batches by index, epoch hooks."""
+    return all(hasattr(value, a) for a in ("__getitem__", "__len__", "on_epoch_end",
+                                            "on_epoch_begin", "num_batches"))
+
+
+def stream_items(data: Any, shuffle: bool = False) -> Iterator[Any]:
+    """One pass over a stream: a `PyDataset` by index (shuffled batch order with `shuffle`,
+    `on_epoch_begin` called first), anything else by `iter()`."""
+    if is_pydataset(data):
+        from gated.utils.dataset import epoch_items
+
+        return epoch_items(data, shuffle)
+    return iter(data)
+
+
+def end_stream_pass(data: Any) -> None:
+    """After a full pass: a `PyDataset`'s `on_epoch_end()` (Keras calls it every epoch)."""
+    if is_pydataset(data):
+        data.on_epoch_end()
+
+
 def unpack_batch(item: Any) -> tuple[Any, Any, Any]:
     """Keras' rule: a tuple/list of 1-3 elements is `(x[, y[, sample_weight]])`, anything else
     is `x` alone."""

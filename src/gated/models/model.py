@@ -301,12 +301,14 @@ class Model(trainer.TrainerMixin, Layer):
                         for a in (x, y, sample_weight))
 
     def _stream_batches(self, data: Any, method: str, check_finite: bool,
-                        steps: int | None = None, class_weight: dict | None = None) -> Any:
-        """`(x, y, sample_weight)` batches from a DataLoader or generator, checked as they
-        come. `iter()` restarts a DataLoader each epoch and continues a generator; `islice`
-        never draws a batch beyond `steps`."""
+                        steps: int | None = None, class_weight: dict | None = None,
+                        shuffle: bool = False) -> Any:
+        """`(x, y, sample_weight)` batches from a DataLoader, generator or PyDataset, checked
+        as they come. `iter()` restarts a DataLoader each epoch and continues a generator; a
+        PyDataset is read by index (in shuffled order with `shuffle`); `islice` never draws a
+        batch beyond `steps`."""
         device = self.device
-        for item in itertools.islice(iter(data), steps):
+        for item in itertools.islice(data_utils.stream_items(data, shuffle), steps):
             xb, yb, wb = self._prepare(*data_utils.unpack_batch(item), method, check_finite)
             parallel = distribute.active()
             if parallel is not None:  # this process's part of the global batch
@@ -315,6 +317,7 @@ class Model(trainer.TrainerMixin, Layer):
             if class_weight is not None and yb is not None:
                 wb = _apply_class_weight(yb, wb, class_weight, self.dtype)
             yield tuple(data_utils.to_device(a, device) for a in (xb, yb, wb))
+        data_utils.end_stream_pass(data)
 
     def _ensure_built(self, x: Any) -> None:
         if self.built and all(getattr(layer, "built", True) for layer in self.layers):
@@ -407,7 +410,7 @@ class Model(trainer.TrainerMixin, Layer):
                                          validation_split=(validation_split, 0.0))
             steps = data_utils.stream_steps(x, steps_per_epoch, "x", "steps_per_epoch", "fit")
             epoch_batches = functools.partial(self._stream_batches, x, "fit", True, steps,
-                                              class_weight)
+                                              class_weight, shuffle=bool(shuffle))
         else:
             x, y, sample_weight = self._prepare(x, y, sample_weight, "fit", check_finite=True)
             if y is None:
@@ -471,6 +474,8 @@ class Model(trainer.TrainerMixin, Layer):
         history = cb.history
         self.stop_training = False
         cb.on_train_begin()
+        # a callback (BackupAndRestore) may resume at a later epoch, as in Keras
+        initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
         # The data position; a BackupAndRestore resume moves the start (see progress.py).
         progress = FitProgress(self, initial_epoch)
         try:

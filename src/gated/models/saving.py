@@ -105,8 +105,11 @@ def _compile_config(model: Any) -> dict | None:
     return config
 
 
-def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True) -> Path:
-    """Write `model` (config, weights, optimizer state) to the zip file `filepath`."""
+def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
+               extra_members: dict[str, bytes] | None = None) -> Path:
+    """Write `model` (config, weights, optimizer state) to the zip file `filepath`;
+    `extra_members` (name -> bytes) go into the same zip, in the same atomic write (the
+    training state of `BackupAndRestore`); `load_model` does not read them."""
     import gated
 
     _check_built(model, filepath)
@@ -140,6 +143,8 @@ def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True) 
             if opt_blob is not None:
                 zf.writestr("optimizer.safetensors", opt_blob)
                 zf.writestr("optimizer.json", json.dumps(opt_meta))
+            for name, data in (extra_members or {}).items():
+                zf.writestr(name, data)
 
     return atomic_write(filepath, write, overwrite)
 
@@ -195,7 +200,7 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
     if "model.weights.h5" in members and "model.weights.safetensors" not in members:
         from gated.export.keras_read import load_keras  # a Keras 3 .keras file
 
-        return load_keras(filepath)
+        return load_keras(filepath, compile=compile)
 
     def fail(why: str) -> ValueError:
         return ValueError(f"Cannot load the model file '{filepath}': {why}.")

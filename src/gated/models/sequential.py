@@ -188,10 +188,11 @@ class Sequential(Model):
     def _check_input(self, shape: tuple) -> None:
         if self._input_shape is None:
             return
+        # As Keras 3: only the rank must match the shape the model was built with; the sizes
+        # may differ (a model built on batches of length 47 runs on length 2), and each layer
+        # checks the sizes it needs (a feature-size mismatch is named by the first layer).
         expected = self._input_shape
-        ok = len(shape) == len(expected) and all(
-            e is None or e == s for e, s in zip(expected[1:], shape[1:], strict=True)
-        )
+        ok = len(shape) == len(expected)
         if not ok:
             first = self._layers[0] if self._layers else None
             if isinstance(first, Layer) and len(shape) != len(expected):

@@ -25,17 +25,20 @@ import torch
 from gated._checks import close_matches, type_name
 from gated.optimizers.schedules import (
     CosineDecay,
+    CosineDecayRestarts,
     ExponentialDecay,
     InverseTimeDecay,
     LearningRateSchedule,
     PiecewiseConstantDecay,
+    PolynomialDecay,
 )
 from gated.optimizers.state import StateMixin
 
 __all__ = ["Optimizer"]
 
 _SCHEDULES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay,
-                                      PiecewiseConstantDecay, CosineDecay)}
+                                      PiecewiseConstantDecay, CosineDecay, PolynomialDecay,
+                                      CosineDecayRestarts)}
 _OPTIONAL_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
                       "loss_scale_factor": None, "gradient_accumulation_steps": None}
 

@@ -14,7 +14,8 @@ import math
 from typing import Any
 
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay",
-           "PiecewiseConstantDecay", "CosineDecay"]
+           "PiecewiseConstantDecay", "CosineDecay", "PolynomialDecay", "CosineDecayRestarts",
+           "serialize", "deserialize"]
 
 
 class LearningRateSchedule:
@@ -179,3 +180,118 @@ class CosineDecay(LearningRateSchedule):
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "alpha": self.alpha, "name": self.name,
                 "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
+
+
+class PolynomialDecay(LearningRateSchedule):
+    """From `initial_learning_rate` to `end_learning_rate` along `(1 - step/decay_steps)^power`.
+
+    `(initial - end) * (1 - p) ** power + end` with `p = min(step, decay_steps) / decay_steps`;
+    with `cycle=True` the horizon grows to the next multiple of `decay_steps` instead.
+
+    Args:
+        initial_learning_rate: learning rate at step 0.
+        decay_steps: steps to reach `end_learning_rate` (> 0).
+        end_learning_rate: the final learning rate.
+        power: the polynomial's power (1: linear).
+        cycle: restart beyond `decay_steps` (with a longer horizon).
+        name: default `"PolynomialDecay"`.
+
+    Example:
+    >>> PolynomialDecay(0.1, decay_steps=10, end_learning_rate=0.0)(5)
+    0.05
+    """
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int,
+                 end_learning_rate: float = 0.0001, power: float = 1.0, cycle: bool = False,
+                 name: str = "PolynomialDecay"):
+        if decay_steps <= 0:
+            raise ValueError(f"Argument `decay_steps` must be > 0; received {decay_steps}.")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = decay_steps
+        self.end_learning_rate = float(end_learning_rate)
+        self.power = float(power)
+        self.cycle = bool(cycle)
+        self.name = name
+
+    def __call__(self, step: int) -> float:
+        horizon = float(self.decay_steps)
+        if self.cycle:
+            horizon *= 1.0 if step == 0 else math.ceil(step / self.decay_steps)
+        else:
+            step = min(step, self.decay_steps)
+        fraction = step / horizon
+        return ((self.initial_learning_rate - self.end_learning_rate)
+                * (1.0 - fraction) ** self.power + self.end_learning_rate)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "end_learning_rate": self.end_learning_rate,
+                "power": self.power, "cycle": self.cycle, "name": self.name}
+
+
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR, Loshchilov & Hutter 2017).
+
+    The first period lasts `first_decay_steps`; each next one `t_mul` times longer and
+    starting `m_mul` times lower; within a period the rate falls along half a cosine to
+    `alpha` times the period's start.
+
+    Args:
+        initial_learning_rate: learning rate at step 0.
+        first_decay_steps: length of the first period (> 0).
+        t_mul: growth factor of the period length.
+        m_mul: factor of each restart's initial learning rate.
+        alpha: floor, as a fraction of `initial_learning_rate`.
+        name: default `"SGDRDecay"`.
+    """
+
+    def __init__(self, initial_learning_rate: float, first_decay_steps: int,
+                 t_mul: float = 2.0, m_mul: float = 1.0, alpha: float = 0.0,
+                 name: str = "SGDRDecay"):
+        if first_decay_steps <= 0:
+            raise ValueError("Argument `first_decay_steps` must be > 0; received "
+                             f"{first_decay_steps}.")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.first_decay_steps = first_decay_steps
+        self._t_mul, self._m_mul = float(t_mul), float(m_mul)
+        self.alpha = float(alpha)
+        self.name = name
+
+    def __call__(self, step: int) -> float:
+        done = step / self.first_decay_steps
+        if self._t_mul == 1.0:
+            restart = math.floor(done)
+            done -= restart
+        else:
+            restart = math.floor(math.log(1.0 - done * (1.0 - self._t_mul))
+                                 / math.log(self._t_mul))
+            before = (1.0 - self._t_mul ** restart) / (1.0 - self._t_mul)
+            done = (done - before) / self._t_mul ** restart
+        cosine = 0.5 * self._m_mul ** restart * (1.0 + math.cos(math.pi * done))
+        return self.initial_learning_rate * ((1 - self.alpha) * cosine + self.alpha)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "first_decay_steps": self.first_decay_steps, "t_mul": self._t_mul,
+                "m_mul": self._m_mul, "alpha": self.alpha, "name": self.name}
+
+
+_CLASSES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
+                                    CosineDecay, PolynomialDecay, CosineDecayRestarts)}
+
+
+def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
+    """`{"class_name", "config"}` of a schedule."""
+    if not isinstance(schedule, LearningRateSchedule):
+        raise TypeError(f"serialize() takes a LearningRateSchedule; received {schedule!r}.")
+    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+
+
+def deserialize(config: dict[str, Any], custom_objects: dict | None = None
+                ) -> LearningRateSchedule:
+    """A schedule from `serialize`'s dictionary."""
+    name = config.get("class_name")
+    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
+    if cls is None:
+        raise ValueError(f"Unknown learning-rate schedule {name!r}; known: {sorted(_CLASSES)}.")
+    return cls.from_config(dict(config.get("config", {})))

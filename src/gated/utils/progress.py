@@ -95,6 +95,10 @@ class ProgressBar:
     ):
         if verbose not in (0, 1, 2):
             raise ValueError(f"Argument `verbose` must be 0, 1 or 2; received {verbose!r}.")
+        from gated.config import is_interactive_logging_enabled
+
+        if verbose == 1 and not is_interactive_logging_enabled():
+            verbose = 2  # Keras: no animated bar when interactive logging is off
         self.target = target
         self.verbose = verbose
         if stateful_metrics is True:
