@@ -47,11 +47,11 @@ def test_empty_axes(x, y, what):
         _model().fit(x, y, verbose=0)
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -1.0])
-def test_sample_weight_must_be_finite_and_non_negative(bad):
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_sample_weight_must_be_finite(bad):
     weights = np.ones(6)
     weights[2] = bad
-    with pytest.raises(ValueError, match=rf"`sample_weight`.*finite weights >= 0; received "
+    with pytest.raises(ValueError, match=rf"`sample_weight`.*finite weights; received "
                                          rf"{bad}.*index \(2,\)"):
         _model().fit(X, Y, sample_weight=weights, verbose=0)
 
@@ -120,5 +120,5 @@ def test_validation_data_errors_name_validation_data():
     bad[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match=r"`validation_data\[0\]` of fit\(\) contains NaN"):
         _model().fit(X, Y, validation_data=(bad, Y), verbose=0)
-    with pytest.raises(ValueError, match=r"`validation_data` of fit\(\).*wrong shape"):
+    with pytest.raises(ValueError, match=r"`validation_data` of fit\(\).*received shape \(2, 5, 4\)"):
         _model().fit(X, Y, validation_data=(np.ones((2, 5, 4), "float32"), Y[:2]), verbose=0)

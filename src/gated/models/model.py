@@ -417,8 +417,8 @@ class Model(trainer.TrainerMixin, Layer):
                 raise ValueError("Argument `y` of fit() is required (the targets), received "
                                  "None.")
             if class_weight is not None:
-                validate.check_class_weight(class_weight, y, getattr(self.layers[-1], "units",
-                                                                     None))
+                last = self.layers[-1] if self.layers else None
+                validate.check_class_weight(class_weight, y, getattr(last, "units", None))
                 sample_weight = _apply_class_weight(y, sample_weight, class_weight, self.dtype)
 
         val_batches = None

@@ -49,16 +49,17 @@ def check_sample_shapes(arrays: Any, name: str, method: str, sequence: bool) -> 
 
 
 def check_sample_weight(sample_weight: Any, method: str) -> None:
-    """Sample weights are finite and >= 0 (NaN weights make every weight NaN silently)."""
+    """Sample weights are finite (NaN weights make every weight NaN silently); negative
+    weights are accepted, as Keras does."""
     parts = sample_weight if isinstance(sample_weight, list) else [sample_weight]
     for t in parts:
         if not t.dtype.is_floating_point:
             continue
-        bad = ~torch.isfinite(t) | (t < 0)
+        bad = ~torch.isfinite(t)
         if bool(bad.any()):
             index = tuple(bad.nonzero()[0].tolist())
             raise ValueError(
-                f"Argument `sample_weight` of {method}() must hold finite weights >= 0; "
+                f"Argument `sample_weight` of {method}() must hold finite weights; "
                 f"received {float(t[index])} at index {index} (shape {tuple(t.shape)}).")
 
 
