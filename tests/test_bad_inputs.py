@@ -120,5 +120,6 @@ def test_validation_data_errors_name_validation_data():
     bad[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match=r"`validation_data\[0\]` of fit\(\) contains NaN"):
         _model().fit(X, Y, validation_data=(bad, Y), verbose=0)
-    with pytest.raises(ValueError, match=r"`validation_data` of fit\(\).*received shape \(2, 5, 4\)"):
+    with pytest.raises(ValueError,
+                       match=r"`validation_data` of fit\(\).*received shape \(2, 5, 4\)"):
         _model().fit(X, Y, validation_data=(np.ones((2, 5, 4), "float32"), Y[:2]), verbose=0)
