@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,8 @@ def read_members(path: Path, limits: dict[str, int | None],
                     raise fail(f"member '{name}' declares {info.file_size} bytes, more than "
                                f"the {cap} allowed for it (a zip bomb?)")
                 out[name] = _read_capped(zf, info, fail)
-    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as err:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+            RuntimeError) as err:
         raise fail(f"it is truncated or corrupted, or not a gated file ({err})") from None
     except zipfile.LargeZipFile as err:
         raise fail(str(err)) from None
@@ -136,7 +138,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def describe(value: Any) -> str:
-    return f"{type(value).__name__} {value!r:.60}"
