@@ -91,6 +91,12 @@ def test_fit_arguments(kwargs, pattern):
         _model().fit(X, Y, **kwargs)
 
 
+@pytest.mark.parametrize("verbose", [3, -1, 1.0, "1", None])
+def test_verbose_values(verbose):
+    with pytest.raises(ValueError, match=rf"received verbose={verbose!r}"):
+        _model().fit(X, Y, verbose=verbose)
+
+
 def test_callbacks_not_in_a_list():
     with pytest.raises(TypeError, match=r"`callbacks` of fit\(\) must be a list of callbacks, "
                                         r"received EarlyStopping. Wrap it in a list"):

@@ -13,8 +13,6 @@ from typing import Any
 import numpy as np
 import torch
 
-VERBOSE = ("auto", 0, 1, 2)
-
 
 def check_array_dtype(value: Any, name: str, method: str) -> None:
     """Refuse complex, string and other non-numeric arrays by name (integers and booleans are
@@ -64,11 +62,13 @@ def check_sample_weight(sample_weight: Any, method: str) -> None:
 
 
 def check_verbose(verbose: Any, method: str) -> int:
-    """Keras' `verbose`: `'auto'`, 0, 1 or 2; returns the int."""
-    if isinstance(verbose, bool) or not any(
-            verbose == v and type(verbose) is type(v) or
-            (isinstance(verbose, (int, np.integer)) and isinstance(v, int) and verbose == v)
-            for v in VERBOSE):
+    """Keras' `verbose`: `'auto'`, 0, 1 or 2 (True/False count as 1/0, as in Keras);
+    returns the int."""
+    if isinstance(verbose, str):
+        ok = verbose == "auto"
+    else:
+        ok = isinstance(verbose, (int, np.integer)) and int(verbose) in (0, 1, 2)
+    if not ok:
         raise ValueError(f"Argument `verbose` of {method}() must be 'auto', 0, 1 or 2, "
                          f"received verbose={verbose!r}.")
     return 1 if verbose == "auto" else int(verbose)
