@@ -28,6 +28,7 @@ _SUBMODULES = frozenset({
     "datasets", "engine", "initializers", "layers", "losses", "metrics", "models", "ops",
     "optimizers", "preprocessing", "random", "regularizers", "saving", "tree", "utils", "viz",
     "runtime", "export",
+    "distribute",
 })
 
 # Keras 3's top-level names -> the gated module that defines them.

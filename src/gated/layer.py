@@ -100,6 +100,12 @@ class Layer(WeightsMixin, nn.Module):
         elif input_shape is not None:
             if isinstance(input_shape, int):
                 input_shape = (input_shape,)
+            if not isinstance(input_shape, (tuple, list)) or any(
+                    d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1)
+                    for d in input_shape):
+                raise ValueError(
+                    f"Argument `input_shape` of {type(self).__name__} must be a tuple of sizes "
+                    f">= 1 (or None for unknown), received input_shape={input_shape!r}.")
             self._batch_input_shape = (batch_size, *tuple(input_shape))
         else:
             self._batch_input_shape = None

@@ -258,6 +258,10 @@ def _sparse_labels(
             f"y_pred.shape[:-1]={tuple(y_pred.shape[:-1])} (or with a trailing 1); received "
             f"y_true.shape={tuple(labels.shape)} for y_pred.shape={tuple(y_pred.shape)}."
         )
+    if labels.is_floating_point() and labels.numel() and bool((labels != labels.round()).any()):
+        bad = labels[labels != labels.round()][0].item()
+        raise ValueError(f"{who} expects integer class ids in y_true; received {bad} (use "
+                         "categorical_crossentropy for soft or one-hot labels).")
     return labels.long()
 
 

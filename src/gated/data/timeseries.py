@@ -431,31 +431,52 @@ class TimeseriesDataset:
         unbatched) that differs on every pass)."""
         if not self.shuffle:
             return self._positions
+        return np.fromiter(self._shuffled_positions(), dtype=self._positions.dtype,
+                           count=len(self._positions))
+
+    def _shuffled_positions(self) -> Iterator[int]:
+        """`_order()`'s shuffled positions, one at a time: only the buffer is held, so a pass
+        over millions of windows never builds its whole order (bounded memory)."""
         rng = np.random.RandomState((self.seed + self._passes) % (2**32))
         self._passes += 1
         buffer_size = 1024 if self.batch_size is None else 8 * self.batch_size
         buffer: list[int] = []
-        order: list[int] = []
-        for position in self._positions.tolist():
-            buffer.append(position)
-            if len(buffer) == buffer_size:
-                k = int(rng.randint(len(buffer)))
-                buffer[k], buffer[-1] = buffer[-1], buffer[k]
-                order.append(buffer.pop())
+        chunk = 2**16
+        for begin in range(0, len(self._positions), chunk):
+            for position in self._positions[begin:begin + chunk].tolist():
+                buffer.append(position)
+                if len(buffer) == buffer_size:
+                    k = int(rng.randint(len(buffer)))
+                    buffer[k], buffer[-1] = buffer[-1], buffer[k]
+                    yield buffer.pop()
         while buffer:
             k = int(rng.randint(len(buffer)))
             buffer[k], buffer[-1] = buffer[-1], buffer[k]
-            order.append(buffer.pop())
-        return np.asarray(order, dtype=self._positions.dtype)
+            yield buffer.pop()
 
     def __iter__(self) -> Iterator[Any]:
-        order = self._order()
-        if self.batch_size is None:
-            for position in order:
-                yield self._item(int(position))
+        if not self.shuffle:
+            order: Any = self._positions
+            if self.batch_size is None:
+                for position in order:
+                    yield self._item(int(position))
+                return
+            for offset in range(0, len(order), self.batch_size):
+                yield self._item(order[offset:offset + self.batch_size])
             return
-        for offset in range(0, len(order), self.batch_size):
-            yield self._item(order[offset:offset + self.batch_size])
+        positions = self._shuffled_positions()
+        if self.batch_size is None:
+            for position in positions:
+                yield self._item(position)
+            return
+        batch: list[int] = []
+        for position in positions:
+            batch.append(position)
+            if len(batch) == self.batch_size:
+                yield self._item(np.asarray(batch, dtype=self._positions.dtype))
+                batch = []
+        if batch:
+            yield self._item(np.asarray(batch, dtype=self._positions.dtype))
 
     def __repr__(self) -> str:
         return (f"<TimeseriesDataset: {self.num_samples} samples in {len(self)} "

@@ -22,6 +22,9 @@ Arrays = torch.Tensor | list[torch.Tensor]
 
 
 def _to_tensor(value: Any, name: str, float_dtype: torch.dtype, method: str) -> torch.Tensor:
+    from gated.models.validate import check_array_dtype
+
+    check_array_dtype(value, name, method)
     if isinstance(value, torch.Tensor):
         t = value.detach()
     else:
@@ -43,6 +46,7 @@ def _to_tensor(value: Any, name: str, float_dtype: torch.dtype, method: str) -> 
                 f"Argument `{name}` of {method}() must be a numeric array; received an object "
                 "array (ragged or mixed types). Pad sequences to one length first."
             )
+        check_array_dtype(arr, name, method)
         t = torch.as_tensor(arr)
     if t.dtype.is_floating_point:
         t = t.to(float_dtype)

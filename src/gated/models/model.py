@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from gated import distribute
 from gated._checks import to_snake_case
 from gated.layer import KerasTensor, Layer, unique_name
 from gated.models import data as data_utils
-from gated.models import trainer
+from gated.models import trainer, validate
+from gated.models.progress import FitProgress
 
 
 class Model(trainer.TrainerMixin, Layer):
@@ -260,23 +262,27 @@ class Model(trainer.TrainerMixin, Layer):
 
     # ------------------------------------------------------------------ data
     def _prepare(self, x: Any, y: Any, sample_weight: Any, method: str,
-                 check_finite: bool) -> tuple:
+                 check_finite: bool, arg_names: tuple = ("x", "y", "sample_weight")) -> tuple:
+        validate.check_has_layers(self, method)
         names = self._graph.input_names if self._graph is not None else None
         n_in = self.num_inputs
         if self._graph is None and not hasattr(self, "_layers") and isinstance(x, (list, tuple)) \
                 and x and all(isinstance(v, (np.ndarray, torch.Tensor)) for v in x):
             n_in = len(x)  # a subclassed model called on a list of arrays (Keras' structure)
-        x = data_utils.to_arrays(x, "x", self.dtype, method, n_in, names,
+        x = data_utils.to_arrays(x, arg_names[0], self.dtype, method, n_in, names,
                                  check_finite=check_finite)
+        validate.check_sample_shapes(x, arg_names[0], method, sequence=True)
         if y is not None:
             n_out = len(self._graph.outputs) if self._graph is not None else 1
-            y = data_utils.to_arrays(y, "y", self.dtype, method, n_out,
+            y = data_utils.to_arrays(y, arg_names[1], self.dtype, method, n_out,
                                      self.output_names if n_out > 1 else None,
                                      check_finite=check_finite)
         if sample_weight is not None:
-            sample_weight = data_utils.to_arrays(sample_weight, "sample_weight", self.dtype,
+            sample_weight = data_utils.to_arrays(sample_weight, arg_names[2], self.dtype,
                                                  method)
-        data_utils.check_same_length(method, x=x, y=y, sample_weight=sample_weight)
+            validate.check_sample_weight(sample_weight, method)
+        data_utils.check_same_length(method, **dict(zip(arg_names, (x, y, sample_weight),
+                                                        strict=True)))
         self._ensure_built(x)
         return x, y, sample_weight
 
@@ -285,7 +291,12 @@ class Model(trainer.TrainerMixin, Layer):
         """`(x, y, sample_weight)` batches of checked arrays, on the model's device."""
         device = self.device
         index_batches = data_utils.batches(data_utils.num_samples(x), batch_size, shuffle)
+        parallel = distribute.active()
         for index in itertools.islice(index_batches, steps):
+            if parallel is not None:  # this process's part of the global batch
+                index = parallel.shard(index)
+                if parallel.is_empty(index):  # a last batch smaller than the process count
+                    continue
             yield tuple(data_utils.to_device(data_utils.take(a, index), device)
                         for a in (x, y, sample_weight))
 
@@ -299,6 +310,10 @@ class Model(trainer.TrainerMixin, Layer):
         device = self.device
         for item in itertools.islice(data_utils.stream_items(data, shuffle), steps):
             xb, yb, wb = self._prepare(*data_utils.unpack_batch(item), method, check_finite)
+            parallel = distribute.active()
+            if parallel is not None:  # this process's part of the global batch
+                part = parallel.shard(slice(0, data_utils.num_samples(xb)))
+                xb, yb, wb = (data_utils.take(a, part) for a in (xb, yb, wb))
             if class_weight is not None and yb is not None:
                 wb = _apply_class_weight(yb, wb, class_weight, self.dtype)
             yield tuple(data_utils.to_device(a, device) for a in (xb, yb, wb))
@@ -323,6 +338,9 @@ class Model(trainer.TrainerMixin, Layer):
         loss = self._compute_loss(y, y_pred, sample_weight)
         self.optimizer.zero_grad()
         loss.backward()
+        parallel = distribute.active()
+        if parallel is not None:  # the mean gradient over the global batch
+            parallel.reduce_gradients(self, data_utils.num_samples(x))
         self.optimizer.step()
         if self._metrics:
             self._update_metrics(y, y_pred, sample_weight)
@@ -376,13 +394,15 @@ class Model(trainer.TrainerMixin, Layer):
 
         self._assert_compiled("fit", need_loss=not self._custom_train_step())
         epochs = _check_int(epochs, "epochs", "fit", minimum=0)
+        validate.check_fit_counters(epochs, initial_epoch, validation_freq)
+        validate.check_callbacks(callbacks, "fit")
         batch_size = data_utils.check_batch_size(batch_size, "fit")
         if not 0.0 <= float(validation_split) < 1.0:
             raise ValueError(
                 "Argument `validation_split` of fit() must be in [0, 1), received "
                 f"validation_split={validation_split!r}."
             )
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = validate.check_verbose(verbose, "fit")
         # epoch_batches() / val_batches() start one pass of (x, y, sample_weight) batches.
         streaming = data_utils.is_batch_stream(x)
         if streaming:
@@ -397,6 +417,8 @@ class Model(trainer.TrainerMixin, Layer):
                 raise ValueError("Argument `y` of fit() is required (the targets), received "
                                  "None.")
             if class_weight is not None:
+                last = self.layers[-1] if self.layers else None
+                validate.check_class_weight(class_weight, y, getattr(last, "units", None))
                 sample_weight = _apply_class_weight(y, sample_weight, class_weight, self.dtype)
 
         val_batches = None
@@ -416,7 +438,8 @@ class Model(trainer.TrainerMixin, Layer):
                        if isinstance(validation_data, (list, tuple)) else "") + "."
                 )
             vx, vy, *rest = validation_data
-            val = self._prepare(vx, vy, rest[0] if rest else None, "fit", check_finite=True)
+            val = self._prepare(vx, vy, rest[0] if rest else None, "fit", check_finite=True,
+                                arg_names=tuple(f"validation_data[{i}]" for i in range(3)))
             val_batches = functools.partial(self._array_batches, *val, val_size)
         elif validation_split:
             n = data_utils.num_samples(x)
@@ -438,6 +461,11 @@ class Model(trainer.TrainerMixin, Layer):
             epoch_batches = functools.partial(self._array_batches, x, y, sample_weight,
                                               batch_size, shuffle, steps)
         self._build_optimizer()
+        parallel = distribute.active()
+        if parallel is not None:  # data-parallel: see gated/distribute/data_parallel.py
+            parallel.begin_fit(self, self._custom_train_step(), batch_size,
+                               None if streaming else data_utils.num_samples(x))
+            verbose = verbose if parallel.is_primary else 0
         # Keras order: the user's callbacks first (they may add e.g. `learning_rate` to the
         # logs), then History and the progress bar, which read the logs.
         cb = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose > 0,
@@ -448,15 +476,18 @@ class Model(trainer.TrainerMixin, Layer):
         cb.on_train_begin()
         # a callback (BackupAndRestore) may resume at a later epoch, as in Keras
         initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
+        # The data position; a BackupAndRestore resume moves the start (see progress.py).
+        progress = FitProgress(self, initial_epoch)
         try:
             custom = self._custom_train_step()
-            for epoch in range(initial_epoch, epochs):
+            for epoch in range(progress.initial_epoch, epochs):
                 self._reset_metrics()
                 cb.on_epoch_begin(epoch)
                 loss_sum, seen = 0.0, 0
                 part_sums: dict[str, float] = {}
                 logs: dict[str, float] = {}
-                for step, (xb, yb, wb) in enumerate(epoch_batches()):
+                first_step, batches = progress.epoch_batches(epoch, epoch_batches)
+                for step, (xb, yb, wb) in enumerate(batches, start=first_step):
                     if yb is None and not custom:
                         raise ValueError(
                             "fit() needs targets: each batch of `x` must be (x, y) or "
@@ -481,17 +512,24 @@ class Model(trainer.TrainerMixin, Layer):
                     cb.on_train_batch_end(step, logs)
                     if self.stop_training:
                         break
+                if parallel is not None and not custom:
+                    loss_sum, seen, part_sums = parallel.sum_logs(loss_sum, seen, part_sums,
+                                                                  self._metrics)
                 epoch_logs = dict(logs) if custom else {
                     "loss": loss_sum / max(seen, 1), **self._metric_logs(),
                     **{k: v / max(seen, 1) for k, v in part_sums.items()}}
                 if val_batches is not None and (epoch + 1) % validation_freq == 0:
-                    val_logs = self._evaluate_batches(val_batches(), "validation_data")
+                    try:
+                        val_logs = self._evaluate_batches(val_batches(), "validation_data")
+                    except ValueError as err:  # name the argument the bad data came from
+                        raise ValueError(f"Argument `validation_data` of fit(): {err}") from None
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 cb.on_epoch_end(epoch, epoch_logs)
                 if self.stop_training:
                     break
         finally:
             self.eval()
+            self.__dict__.pop("_fit_progress", None)
         cb.on_train_end()
         self.history = history
         return history
@@ -525,6 +563,9 @@ class Model(trainer.TrainerMixin, Layer):
                     parts[key] = parts.get(key, 0.0) + float(value) * size
                 if self._metrics:
                     self._update_metrics(yb, y_pred, wb)
+        parallel = distribute.active()
+        if parallel is not None:
+            total, count, parts = parallel.sum_logs(total, count, parts, self._metrics)
         if count == 0:
             raise ValueError(f"Argument `{name}` yielded no batch to evaluate on.")
         return {"loss": total / count, **self._metric_logs(),
@@ -553,7 +594,7 @@ class Model(trainer.TrainerMixin, Layer):
             n_steps = None if steps is None else _check_int(steps, "steps", "evaluate", 1)
             batches = self._array_batches(x, y, sample_weight, batch_size, steps=n_steps)
         logs = self._evaluate_batches(batches, "x")
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = validate.check_verbose(verbose, "evaluate")
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
@@ -569,6 +610,8 @@ class Model(trainer.TrainerMixin, Layer):
         is `x` (targets are ignored); `steps` limits the number of batches drawn.
         """
         batch_size = data_utils.check_batch_size(batch_size, "predict")
+        validate.check_verbose(verbose, "predict")
+        validate.check_callbacks(callbacks, "predict")
         if data_utils.is_batch_stream(x):
             n_steps = data_utils.stream_steps(x, steps, "x", "steps", "predict")
             batches = self._stream_batches(x, "predict", False, n_steps)
@@ -581,6 +624,9 @@ class Model(trainer.TrainerMixin, Layer):
         with torch.no_grad():
             for xb, _, _ in batches:
                 outputs.append(self(xb, training=False))
+        parallel = distribute.active()
+        if parallel is not None:
+            outputs = parallel.gather(outputs)
         if not outputs:
             raise ValueError("Argument `x` of predict() holds 0 samples.")
         if isinstance(outputs[0], (list, tuple)):

@@ -27,19 +27,32 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from gated.models import file_checks
+
 FORMAT = "gated.model"
 FORMAT_VERSION = 1
 
 
 def atomic_write(path: str | os.PathLike, write: Any, overwrite: bool = True) -> Path:
-    """Call `write(file_object)` on a temp file next to `path`, then rename it into place."""
+    """Call `write(file_object)` on a temp file next to `path`, then rename it into place.
+
+    Under a data-parallel run (`gated.distribute`), only process 0 writes; the others return
+    the path at once (every process holds the same weights)."""
+    from gated.distribute import is_primary
+
     path = Path(path)
+    if not is_primary():
+        return path
+    if path.is_symlink():  # replace the file the link points to, and keep the link
+        path = Path(os.path.realpath(path))
     if path.exists() and not overwrite:
         raise FileExistsError(f"'{path}' exists and overwrite=False.")
     if path.is_dir():
         raise IsADirectoryError(f"Cannot save to '{path}': it is a directory.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    file_checks.remove_orphan_temps(path)  # left by a save that was killed
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                               dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -92,10 +105,14 @@ def _compile_config(model: Any) -> dict | None:
     return config
 
 
-def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True) -> Path:
-    """Write `model` (config, weights, optimizer state) to the zip file `filepath`."""
+def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
+               extra_members: dict[str, bytes] | None = None) -> Path:
+    """Write `model` (config, weights, optimizer state) to the zip file `filepath`;
+    `extra_members` (name -> bytes) go into the same zip, in the same atomic write (the
+    training state of `BackupAndRestore`); `load_model` does not read them."""
     import gated
 
+    _check_built(model, filepath)
     config = {
         "class_name": type(model).__name__,
         "config": model.get_config(),
@@ -126,24 +143,44 @@ def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True) 
             if opt_blob is not None:
                 zf.writestr("optimizer.safetensors", opt_blob)
                 zf.writestr("optimizer.json", json.dumps(opt_meta))
+            for name, data in (extra_members or {}).items():
+                zf.writestr(name, data)
 
     return atomic_write(filepath, write, overwrite)
 
 
-def _read_zip(filepath: Path) -> dict[str, bytes]:
-    if not filepath.exists():
-        raise FileNotFoundError(f"No model file at '{filepath}'.")
+_JSON_MEMBERS = ("metadata.json", "config.json", "optimizer.json")
+
+
+def _check_built(model: Any, filepath: Any) -> None:
+    """A model without weights yet cannot be saved: its file could never be loaded."""
+    unbuilt = [layer.name for layer in getattr(model, "layers", [])
+               if not getattr(layer, "built", True)]
+    if not getattr(model, "built", True) or unbuilt:
+        raise ValueError(
+            f"Cannot save model '{model.name}' to '{filepath}': it is not built yet"
+            + (f" (layers {unbuilt})" if unbuilt else "") + ", so it has no weights. Call it "
+            "on data, fit it, or call model.build(input_shape) first.")
+
+
+def _read_zip(filepath: Path, limits: dict[str, int | None] | None = None) -> dict[str, bytes]:
+    """The members named in `limits` (default: the JSON ones), read under their size caps
+    (see `file_checks.read_members`); the names of the others map to `b""` unread."""
+    file_checks.check_regular_file(filepath, "model file")
+
+    def fail(why: str) -> ValueError:
+        return ValueError(f"Cannot load the model file '{filepath}': {why}.")
+
+    limits = limits or {name: file_checks.JSON_LIMIT for name in _JSON_MEMBERS}
     try:
         with zipfile.ZipFile(filepath) as zf:
-            bad = zf.testzip()
-            if bad is not None:
-                raise ValueError(f"member '{bad}' is corrupted (CRC mismatch)")
-            return {name: zf.read(name) for name in zf.namelist()}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as err:
-        raise ValueError(
-            f"Cannot load the model file '{filepath}': it is truncated or corrupted, or not a "
-            f"gated model file ({err})."
-        ) from None
+            names = zf.namelist()
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+        raise fail(f"it is truncated or corrupted, or not a gated model file ({err})") \
+            from None
+    members = dict.fromkeys(names, b"")
+    members.update(file_checks.read_members(filepath, limits, fail))
+    return members
 
 
 def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
@@ -171,19 +208,22 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
     for required in ("metadata.json", "config.json", "model.weights.safetensors"):
         if required not in members:
             raise fail(f"'{required}' is missing")
-    try:
-        metadata = json.loads(members["metadata.json"])
-        config = json.loads(members["config.json"])
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise fail(f"invalid JSON ({err})") from None
+    metadata = file_checks.parse_json_object(members["metadata.json"], "metadata.json", fail)
+    config = file_checks.parse_json_object(members["config.json"], "config.json", fail)
     if metadata.get("format") != FORMAT:
         raise fail(f"format is {metadata.get('format')!r}, expected {FORMAT!r}")
+    file_checks.check_format_version(metadata, FORMAT_VERSION, fail)
+    model = _build_from_config(config, custom_objects, fail)
+    # The weights' size is known from the model: nothing larger is read.
+    expected = sum(p.numel() * p.element_size() for p in model.parameters())
+    margin = 2**16 + 512 * len(list(model.parameters()))
+    members.update(file_checks.read_members(filepath, {
+        "model.weights.safetensors": expected + margin,
+        "optimizer.safetensors": 4 * expected + margin}, fail))
     try:
         weights = st_load(members["model.weights.safetensors"])
     except Exception as err:  # safetensors raises its own error types
         raise fail(f"the weights are corrupted ({err})") from None
-
-    model = _build_from_config(config, custom_objects, fail)
     _assign(model, weights, fail)
     compile_config = config.get("compile_config")
     if compile and compile_config:
@@ -199,10 +239,14 @@ def _build_from_config(config: dict, custom_objects: dict | None, fail: Any) -> 
     if cls is None:
         raise fail(f"unknown model class {config.get('class_name')!r}; pass it in "
                    "custom_objects")
+    if not isinstance(config.get("config"), dict):
+        raise fail(f"'config.json' needs a 'config' object, received "
+                   f"{type(config.get('config')).__name__}")
     try:
         model = cls.from_config(config["config"], custom_objects=custom_objects)
-    except (KeyError, TypeError) as err:
-        raise fail(f"invalid model config ({err})") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError,
+            RecursionError) as err:
+        raise fail(f"invalid model config ({type(err).__name__}: {err})") from None
     if not model.built:
         raise fail("the saved model has no input shape, so its weights cannot be rebuilt")
     return model
@@ -226,6 +270,7 @@ def _assign(model: Any, weights: dict[str, torch.Tensor], fail: Any) -> None:
         if tuple(w.shape) != tuple(p.shape):
             raise fail(f"weight '{name}' has shape {tuple(w.shape)}, the model expects "
                        f"{tuple(p.shape)}")
+        file_checks.check_weight(name, w, p, fail)
     with torch.no_grad():
         for _, p, w in pairs:
             p.copy_(w.to(p.dtype))
@@ -265,6 +310,7 @@ def _restore_compile(model: Any, cfg: dict, members: dict[str, bytes], fail: Any
 
 def save_weights(model: Any, filepath: str | os.PathLike, overwrite: bool = True) -> Path:
     """Write the model's weights alone to a safetensors file, atomically."""
+    _check_built(model, filepath)
     blob = st_save(_state_tensors(model), metadata={"format": "gated.weights"})
     return atomic_write(filepath, lambda f: f.write(blob), overwrite)
 
@@ -272,16 +318,23 @@ def save_weights(model: Any, filepath: str | os.PathLike, overwrite: bool = True
 def load_weights(model: Any, filepath: str | os.PathLike) -> None:
     """Load weights saved by `save_weights` (or the weights inside a saved model zip)."""
     filepath = Path(filepath)
-    if not filepath.exists():
-        raise FileNotFoundError(f"No weights file at '{filepath}'.")
+    file_checks.check_regular_file(filepath, "weights file")
 
     def fail(why: str) -> ValueError:
         return ValueError(f"Cannot load weights from '{filepath}': {why}.")
 
-    raw = filepath.read_bytes()
-    if raw[:2] == b"PK":
-        members = _read_zip(filepath)
+    expected = sum(p.numel() * p.element_size() for p in model.parameters())
+    limit = expected + 2**16 + 512 * len(list(model.parameters()))
+    with open(filepath, "rb") as f:
+        head = f.read(2)
+    if head == b"PK":
+        members = _read_zip(filepath, {"model.weights.safetensors": limit})
         raw = members.get("model.weights.safetensors", b"")
+    else:
+        if filepath.stat().st_size > limit:
+            raise fail(f"it holds {filepath.stat().st_size} bytes, more than the {limit} "
+                       "that this model's weights take")
+        raw = filepath.read_bytes()
     try:
         weights = st_load(raw)
     except Exception as err:
