@@ -18,7 +18,7 @@ note at 100 bpm; consecutive frames that hold the same key are tied. Written wit
 Command (2-core CPU, torch 2.13):
 
     gated example music-jsb --data ../shared/data             # 128 units, 60 epochs
-    gated example music-jsb --data ../shared/data --quick     # 64 units, 8 epochs
+    gated example music-jsb --data ../shared/data --quick     # 64 units, 25 epochs
 
 Numbers reached: see docs/applications.md.
 """
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> dict:
     data = data_dir(args, "jsb_chorales", DATA_FILE) / DATA_FILE
     rolls = load_rolls(data)
     units = min(args.units, 64) if args.quick else args.units
-    epochs = min(args.epochs, 8) if args.quick else args.epochs
+    epochs = min(args.epochs, 25) if args.quick else args.epochs
     result = train("keras", rolls, units=units, epochs=epochs, learning_rate=args.lr,
                    seed=args.seed, verbose=bool(args.verbose), return_model=True)
     baseline = marginal_baseline(rolls)
