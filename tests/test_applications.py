@@ -133,4 +133,4 @@ def test_char_lm_greedy_sample_equals_argmax_of_the_full_sequence_model():
 @pytest.mark.slow
 def test_char_lm_learns_far_below_the_unigram_entropy(tmp_path):
     numbers = _quick("char-lm", "tinyshakespeare", tmp_path)
-    assert numbers["validation_nats_per_char"] < numbers["unigram_nats_per_char"] - 0.8, numbers
+    assert numbers["validation_nats_per_char"] < numbers["unigram_nats_per_char"] - 0.5, numbers

@@ -16,7 +16,7 @@ about 1.4-1.5 nats/char after long GPU training.
 Command (2-core CPU, torch 2.13):
 
     gated example char-lm --data ../shared/data                  # 600 s budget
-    gated example char-lm --data ../shared/data --quick          # 120 s budget
+    gated example char-lm --data ../shared/data --quick          # 120 s, 128 units
 
 Numbers reached: see docs/applications.md.
 """
@@ -104,12 +104,13 @@ def run(args: argparse.Namespace) -> dict:
     unigram = float(-(p * np.log(p)).sum())
     setup(args.seed, threads=2)
     budget = min(args.budget, 120.0) if args.quick else args.budget
+    units = min(args.units, 128) if args.quick else args.units
     vocab = vocabulary.vocabulary_size()
     model = Sequential([
         Input(batch_shape=(args.streams, args.bptt), dtype="int64"),
         Embedding(vocab, 64),
-        LSTM(args.units, stateful=True, return_sequences=True),
-        LSTM(args.units, stateful=True, return_sequences=True),
+        LSTM(units, stateful=True, return_sequences=True),
+        LSTM(units, stateful=True, return_sequences=True),
         Dense(vocab),
     ])
     model.compile(optimizer=Adam(args.lr, clipnorm=1.0),
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> dict:
                       args.top_k, np.random.default_rng(args.seed))
     print(f"\ntiny Shakespeare, {steps} truncated-BPTT steps ({steps * args.streams * args.bptt:,}"
           f" characters, {passes + k / len(train_x):.2f} passes) in {seconds:.0f} s")
-    print(f"  stateful 2-layer LSTM({args.units}), validation nats/char  {val:.3f}")
+    print(f"  stateful 2-layer LSTM({units}), validation nats/char  {val:.3f}")
     print(f"  unigram baseline (character frequencies)            {unigram:.3f}")
     print("  char-rnn-class models after long GPU training        about 1.4-1.5")
     print(f"\nsample (temperature {args.temperature}, top-{args.top_k}):\n{text_out}")

@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 MAX_POINTS = 96
+DIGITS = [str(d) for d in range(10)]
 PAD = 99.0  # not a value a normalised offset or flag can take
 
 
@@ -52,22 +53,26 @@ def distort(sample, rng: np.random.Generator):
     return sample._replace(strokes=[s @ matrix.T for s in sample.strokes])
 
 
-def _batches(samples: list, batch_size: int, seed: int):
+def batches(samples: list, classes: list[str], batch_size: int, seed: int,
+            max_points: int = MAX_POINTS, flip_y: bool = False):
     """An endless generator of distorted, shuffled `(x, y)` training batches."""
     rng = np.random.default_rng(seed)
     while True:
         order = rng.permutation(len(samples))
         for start in range(0, len(order) - batch_size + 1, batch_size):
-            yield _arrays([distort(samples[k], rng) for k in order[start:start + batch_size]])
+            yield arrays([distort(samples[k], rng) for k in order[start:start + batch_size]],
+                         classes, max_points, flip_y)
 
 
-def _arrays(samples: list) -> tuple[np.ndarray, np.ndarray]:
+def arrays(samples: list, classes: list[str], max_points: int = MAX_POINTS,
+           flip_y: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Padded `(samples, max_points, 3)` stroke sequences and their class indices."""
     from gated.data import pad_sequences
     from gated.data.pen import to_sequence
 
-    x = pad_sequences([to_sequence(s) for s in samples], maxlen=MAX_POINTS, dtype="float32",
-                      padding="post", truncating="post", value=PAD)
-    return x, np.array([int(s.label) for s in samples], dtype=np.int64)
+    x = pad_sequences([to_sequence(s, flip_y) for s in samples], maxlen=max_points,
+                      dtype="float32", padding="post", truncating="post", value=PAD)
+    return x, np.array([classes.index(s.label) for s in samples], dtype=np.int64)
 
 
 def one_nn_resampled(train: list, test: list, points: int = 8) -> float:
@@ -77,8 +82,8 @@ def one_nn_resampled(train: list, test: list, points: int = 8) -> float:
     a = np.stack([resample(s, points) for s in train])
     b = np.stack([resample(s, points) for s in test])
     distances = (b ** 2).sum(1)[:, None] - 2 * b @ a.T + (a ** 2).sum(1)[None]
-    labels = np.array([int(s.label) for s in train])
-    return float((labels[distances.argmin(1)] == np.array([int(s.label) for s in test])).mean())
+    labels = np.array([s.label for s in train])
+    return float((labels[distances.argmin(1)] == np.array([s.label for s in test])).mean())
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -93,8 +98,8 @@ def run(args: argparse.Namespace) -> dict:
 
     folder = data_dir(args, "pendigits", "pendigits-orig.tra", "pendigits-orig.tes")
     train, test = load_pendigits(folder)
-    x, y = _arrays(train)
-    x_test, y_test = _arrays(test)
+    x, y = arrays(train, DIGITS)
+    x_test, y_test = arrays(test, DIGITS)
     setup(args.seed, threads=2)
     epochs = min(args.epochs, 3) if args.quick else args.epochs
     model = Sequential([
@@ -115,7 +120,7 @@ def run(args: argparse.Namespace) -> dict:
     stop = EarlyStopping(patience=5, restore_best_weights=True)
     start = time.perf_counter()
     if args.augment:
-        model.fit(_batches(fitting, args.batch_size, args.seed), epochs=epochs,
+        model.fit(batches(fitting, DIGITS, args.batch_size, args.seed), epochs=epochs,
                   steps_per_epoch=len(fitting) // args.batch_size,
                   validation_data=(x[mask], y[mask]), callbacks=[stop], verbose=args.verbose)
     else:
