@@ -134,3 +134,9 @@ def test_char_lm_greedy_sample_equals_argmax_of_the_full_sequence_model():
 def test_char_lm_learns_far_below_the_unigram_entropy(tmp_path):
     numbers = _quick("char-lm", "tinyshakespeare", tmp_path)
     assert numbers["validation_nats_per_char"] < numbers["unigram_nats_per_char"] - 0.5, numbers
+
+
+@pytest.mark.slow
+def test_handwriting_uji_on_unseen_writers_far_above_chance(tmp_path):
+    numbers = _quick("handwriting-uji", "ujipenchars", tmp_path)
+    assert numbers["test_accuracy"] >= 0.5, numbers  # chance: 1/35
