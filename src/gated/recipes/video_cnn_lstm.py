@@ -22,7 +22,12 @@ baseline, trained in the same run on the same clips: the same convolutional stac
 `--quick`: 3,000 training clips, 1,000 test clips, 10 epochs; the default: 20,000 / 5,000,
 15 epochs.
 
-Numbers reached: see docs/conv_lstm.md (section "CNN+LSTM on moving digits").
+Numbers reached (`OMP_NUM_THREADS=1 gated example video-cnn-lstm --quick --data
+../shared/data`, seed 0, shared 2-core VM at load average ~5, one torch thread, 65 s in all):
+test accuracy on the 8 directions, CNN+LSTM 0.953 (316,872 parameters, 59 s of training),
+the last-frame CNN 0.126, chance 0.125; with `--pooling average` the CNN+LSTM is at chance
+too (0.126). `--target digit`: CNN+LSTM 0.735, the last-frame CNN 0.515 (chance 0.1).
+See docs/conv_lstm.md (section "CNN+LSTM on moving digits").
 """
 
 from __future__ import annotations
@@ -96,7 +101,8 @@ def run(args: argparse.Namespace) -> dict:
         data[split] = (clips[..., None], y)
     classes = args.directions if args.target == "direction" else 10
     (x, y), (x_test, y_test) = data["train"], data["test"]
-    chance = float(np.bincount(y_test, minlength=classes).max() / len(y_test))
+    chance = 1.0 / classes if args.target == "direction" else 0.1
+    majority = float(np.bincount(y_test, minlength=classes).max() / len(y_test))
 
     results: dict = {}
     for kind in ("cnn_lstm", "last_frame"):
@@ -119,11 +125,12 @@ def run(args: argparse.Namespace) -> dict:
     for kind, r in results.items():
         print(f"{names[kind]:<34} {r['test_accuracy']:>13.3f} {r['parameters']:>8} "
               f"{r['train_seconds']:>8.1f}")
-    print(f"{'chance (most frequent class)':<34} {chance:>13.3f}")
+    print(f"{'chance':<34} {chance:>13.3f}")
+    print(f"{'the most frequent test class':<34} {majority:>13.3f}")
     if args.target == "direction":
         print("(one frame cannot tell the direction: every frame is a digit at a uniformly "
               "random place)")
     return {"config": {"quick": quick, "target": args.target, "directions": args.directions,
                        "pooling": args.pooling, "train_clips": n_train, "test_clips": n_test,
                        "epochs": epochs, "frames": FRAMES, "size": SIZE, "seed": args.seed},
-            "chance": chance, "results": results}
+            "chance": chance, "majority_class": majority, "results": results}
