@@ -27,6 +27,8 @@ Numbers reached (`OMP_NUM_THREADS=1 gated example video-cnn-lstm --quick --data
 test accuracy on the 8 directions, CNN+LSTM 0.953 (316,872 parameters, 59 s of training),
 the last-frame CNN 0.126, chance 0.125; with `--pooling average` the CNN+LSTM is at chance
 too (0.126). `--target digit`: CNN+LSTM 0.735, the last-frame CNN 0.515 (chance 0.1).
+The default (`gated example video-cnn-lstm --data ../shared/data`, same machine, 12.4 minutes):
+CNN+LSTM 0.999 on 5,000 test clips (706 s of training), the last-frame CNN 0.118.
 See docs/conv_lstm.md (section "CNN+LSTM on moving digits").
 """
 
