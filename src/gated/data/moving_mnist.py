@@ -6,6 +6,9 @@ split from a folder holding `train-images-idx3-ubyte.gz` etc. (never downloads).
 `num_digits` digits (28x28) bounce inside a `size x size` frame, each with a random start,
 a random direction and a speed of a few pixels per frame, reflected at the borders;
 overlapping digits combine by their pixel-wise maximum. Values are in [0, 1].
+`moving_digit_clips` makes clips for classifying the direction of motion: one digit moves in
+a straight line in one of 4 or 8 known directions on a torus (it wraps around the borders),
+so that every single frame is a uniformly shifted digit that tells nothing of the direction.
 
 Example:
 >>> images, labels = load_mnist("../shared/data/mnist", "test")
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_idx", "load_mnist", "moving_mnist"]
+__all__ = ["DIRECTIONS", "load_idx", "load_mnist", "moving_digit_clips", "moving_mnist"]
 
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4",
               0x0E: ">f8"}
@@ -133,3 +136,70 @@ def moving_mnist(digits: np.ndarray, num_sequences: int, frames: int = 20, size:
                         pos[axis] = 2 * limit[axis] - pos[axis]
                         velocity[axis] = -velocity[axis]
     return out
+
+
+#: The 8 directions of `moving_digit_clips` as (row, column) steps, counter-clockwise from
+#: east (rows grow downwards, so north is (-1, 0)); 4 directions take every other one.
+DIRECTIONS = ((0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1))
+
+
+def moving_digit_clips(digits: np.ndarray, num_clips: int, frames: int = 10, size: int = 32,
+                       directions: int = 8, speed: int = 1,
+                       rng: np.random.Generator | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clips of one digit moving in a straight line, labelled by its direction of motion.
+
+    The digit is centred on a `size x size` canvas, shifted by a uniformly random offset, and
+    moves `speed` pixels a frame along each axis of its direction (`DIRECTIONS`; diagonals
+    move `speed` rows and `speed` columns), wrapping around the borders (a torus). Every frame
+    on its own is then a digit at a uniformly random place whatever the direction: only the
+    motion between frames tells the direction (a classifier of one frame is at chance).
+
+    Args:
+        digits: `(n, h, w)` images (uint8 0-255 or floats in [0, 1]), `h, w <= size`.
+        num_clips: How many clips.
+        frames: Frames per clip.
+        size: Side of the square frame.
+        directions: 8 (the compass points) or 4 (east, north, west, south).
+        speed: Pixels per frame along each moving axis (a positive integer: exact shifts).
+        rng: A NumPy generator (reproducible clips).
+
+    Returns:
+        `(clips (num_clips, frames, size, size) float32 in [0, 1], direction labels
+        (num_clips,) int64 in [0, directions), digit indices (num_clips,) int64 into
+        `digits`)`; the digit's class is `labels[indices]`.
+
+    Example:
+    >>> clips, direction, index = moving_digit_clips(np.ones((1, 28, 28)), 4, frames=5)
+    >>> clips.shape, direction.shape
+    ((4, 5, 32, 32), (4,))
+    """
+    rng = rng or np.random.default_rng()
+    digits = np.asarray(digits)
+    if digits.ndim != 3:
+        raise ValueError(f"`digits` must be (n, height, width) images, received shape "
+                         f"{digits.shape}.")
+    if directions not in (4, 8):
+        raise ValueError(f"`directions` must be 4 or 8, received {directions!r}.")
+    if not isinstance(speed, (int, np.integer)) or speed < 1:
+        raise ValueError(f"`speed` must be a positive integer, received {speed!r}.")
+    h, w = digits.shape[1:]
+    if h > size or w > size:
+        raise ValueError(f"digits of {h}x{w} do not fit a frame of size={size}.")
+    scale = 255.0 if digits.dtype == np.uint8 else 1.0
+    index = rng.integers(len(digits), size=num_clips)
+    canvas = np.zeros((num_clips, size, size), np.float32)
+    top, left = (size - h) // 2, (size - w) // 2
+    canvas[:, top:top + h, left:left + w] = digits[index].astype(np.float32) / scale
+    label = rng.integers(directions, size=num_clips)
+    step = np.array(DIRECTIONS[::8 // directions])[label] * speed  # (num_clips, 2)
+    offset = rng.integers(size, size=(num_clips, 2))
+    grid = np.arange(size)
+    clips = np.empty((num_clips, frames, size, size), np.float32)
+    for t in range(frames):
+        shift = offset + t * step
+        rows = (grid[None, :] - shift[:, :1]) % size  # out[r] = canvas[r - shift]
+        cols = (grid[None, :] - shift[:, 1:]) % size
+        clips[:, t] = canvas[np.arange(num_clips)[:, None, None], rows[:, :, None],
+                             cols[:, None, :]]
+    return clips, label.astype(np.int64), index.astype(np.int64)
