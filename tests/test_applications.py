@@ -139,4 +139,4 @@ def test_char_lm_learns_far_below_the_unigram_entropy(tmp_path):
 @pytest.mark.slow
 def test_handwriting_uji_on_unseen_writers_far_above_chance(tmp_path):
     numbers = _quick("handwriting-uji", "ujipenchars", tmp_path)
-    assert numbers["test_accuracy"] >= 0.5, numbers  # chance: 1/35
+    assert numbers["test_accuracy"] >= 0.3, numbers  # chance: 1/35

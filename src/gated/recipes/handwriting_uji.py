@@ -12,7 +12,7 @@ standard split or published score for this set (shared/data/README.md).
 Command (2-core CPU shared with other jobs, torch 2.13):
 
     gated example handwriting-uji --data ../shared/data            # 80 epochs
-    gated example handwriting-uji --data ../shared/data --quick    # 25 epochs
+    gated example handwriting-uji --data ../shared/data --quick    # 8 epochs
 
 Numbers reached: see docs/applications.md.
 """
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> dict:
     classes = sorted({s.label for s in samples})
     x_test, y_test = arrays(test, classes, MAX_POINTS, flip_y=True)
     setup(args.seed, threads=2)
-    epochs = min(args.epochs, 25) if args.quick else args.epochs
+    epochs = min(args.epochs, 8) if args.quick else args.epochs
     model = Sequential([
         Masking(PAD, input_shape=(MAX_POINTS, 3)),
         Bidirectional(LSTM(args.units, return_sequences=True)),
