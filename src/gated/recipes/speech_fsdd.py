@@ -13,7 +13,7 @@ network (`nn.LSTM(bidirectional=True)` on packed sequences, final states of both
 Command (2-core CPU, torch 2.13; needs `pip install "gated[audio]"`):
 
     gated example speech-fsdd --data ../shared/data            # up to 40 epochs
-    gated example speech-fsdd --data ../shared/data --quick    # 8 epochs
+    gated example speech-fsdd --data ../shared/data --quick    # 4 epochs
 
 Numbers reached: see docs/applications.md.
 """
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> dict:
     fit_x = [f for f, h in zip(train_x, held, strict=True) if not h]
     val = (pad_sequences([f for f, h in zip(train_x, held, strict=True) if h], dtype="float32",
                          padding="post"), train_y[held])
-    epochs = min(args.epochs, 8) if args.quick else args.epochs
+    epochs = min(args.epochs, 4) if args.quick else args.epochs
     batches = _batches(fit_x, train_y[~held], args.batch_size, args.seed, epochs)
     per_epoch = len(batches) // epochs
     setup(args.seed, threads=2)
