@@ -457,3 +457,18 @@ def test_lambda_layer_shapes_and_values():
         theirs.set_weights(model.get_weights())
         np.testing.assert_allclose(model.predict(x, verbose=0), theirs.predict(x, verbose=0),
                                    rtol=1e-5, atol=1e-6)
+
+
+def test_bidirectional_default_names_follow_keras():
+    """Keras names a wrapper after its own class ("bidirectional", "bidirectional_1"), not
+    after the wrapped layer; a summary or `get_layer` lookup written for Keras finds it."""
+    keras = pytest.importorskip("keras")
+    from gated import backend
+    from gated.layers import GRU, LSTM, Bidirectional
+
+    backend.clear_session()
+    keras.backend.clear_session()
+    ours = [Bidirectional(LSTM(3)).name, Bidirectional(GRU(3)).name]
+    theirs = [keras.layers.Bidirectional(keras.layers.LSTM(3)).name,
+              keras.layers.Bidirectional(keras.layers.GRU(3)).name]
+    assert ours == theirs == ["bidirectional", "bidirectional_1"]

@@ -42,7 +42,6 @@ class Bidirectional(Layer):
             raise ValueError(
                 f"Invalid merge_mode={merge_mode!r}: expected one of {list(_MERGE_MODES)}."
             )
-        kwargs.setdefault("name", f"bidirectional_{layer.name}")
         if layer._batch_input_shape is not None:
             kwargs.setdefault("batch_input_shape", layer._batch_input_shape)
         super().__init__(**kwargs)
