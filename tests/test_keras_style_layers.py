@@ -472,3 +472,29 @@ def test_bidirectional_default_names_follow_keras():
     theirs = [keras.layers.Bidirectional(keras.layers.LSTM(3)).name,
               keras.layers.Bidirectional(keras.layers.GRU(3)).name]
     assert ours == theirs == ["bidirectional", "bidirectional_1"]
+
+
+def test_dense_weight_constraints_equal_keras_after_training():
+    """`Dense(kernel_constraint=..., bias_constraint=...)` as Keras 3: the optimizer projects
+    the weights after each step (MaxNorm on the kernel's columns, NonNeg on the bias); three
+    SGD steps from the same weights give Keras' weights, and the config round-trips."""
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 4)).astype("float32"), rng.normal(size=(16, 3)).astype("float32")
+
+    def build(k):
+        model = k.Sequential([k.Input((4,)), k.layers.Dense(
+            3, kernel_constraint=k.constraints.MaxNorm(0.5), bias_constraint="non_neg")])
+        model.compile(optimizer=k.optimizers.SGD(0.5), loss="mse")
+        return model
+
+    ours, theirs = build(gated), build(keras)
+    theirs.set_weights(ours.get_weights())
+    ours.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    theirs.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    kernel, bias = ours.get_weights()
+    assert np.linalg.norm(kernel, axis=0).max() <= 0.5 + 1e-6 and bias.min() >= 0
+    again = gated.layers.Dense.from_config(ours.layers[0].get_config())
+    assert type(again.kernel_constraint).__name__ == "MaxNorm"

@@ -40,9 +40,14 @@ class Dense(Layer):
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                 kernel_constraint: Any = None, bias_constraint: Any = None,
                  **kwargs: Any) -> None:
+        from gated.layers.conv_utils import get_constraint
+
         super().__init__(**kwargs)
         self.units = check_positive_int(units, "units", "Dense")
+        self.kernel_constraint = get_constraint(kernel_constraint, "kernel_constraint", "Dense")
+        self.bias_constraint = get_constraint(bias_constraint, "bias_constraint", "Dense")
         self.activation_name = activation
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -56,9 +61,11 @@ class Dense(Layer):
         if input_shape[-1] is None:
             raise ValueError(f"Layer '{self.name}' needs a known last axis, received "
                              f"input shape {input_shape}.")
-        self.add_weight("kernel", (int(input_shape[-1]), self.units), self.kernel_initializer)
+        self.add_weight("kernel", (int(input_shape[-1]), self.units), self.kernel_initializer,
+                        constraint=self.kernel_constraint)
         if self.use_bias:
-            self.add_weight("bias", (self.units,), self.bias_initializer)
+            self.add_weight("bias", (self.units,), self.bias_initializer,
+                            constraint=self.bias_constraint)
         self.input_features = int(input_shape[-1])
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
@@ -71,6 +78,8 @@ class Dense(Layer):
         return self.activation(y)
 
     def get_config(self) -> dict:
+        from gated.layers.conv_utils import serialize_constraint
+
         config = super().get_config()
         config.update(
             units=self.units,
@@ -80,6 +89,8 @@ class Dense(Layer):
             bias_initializer=initializers.serialize(self.bias_initializer),
             kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
             bias_regularizer=regularizers.serialize(self.bias_regularizer),
+            kernel_constraint=serialize_constraint(self.kernel_constraint),
+            bias_constraint=serialize_constraint(self.bias_constraint),
         )
         return config
 
