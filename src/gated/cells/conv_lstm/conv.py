@@ -164,3 +164,14 @@ class Conv:
 
 __all__ = ["Conv", "as_tuple", "channels_last", "conv_pads", "empty_channels_last",
            "keras_weight", "output_spatial", "same_pads", "torch_weight"]
+
+
+def input_convolution(spec: Any, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """The input convolution of ALL steps as one batched convolution over `(T*B, C, ...)`,
+    returned TIME-MAJOR `(time, batch, G*F, *out_spatial)` (both families' fast forms)."""
+    c = spec.config
+    batch, steps = x.shape[0], x.shape[1]
+    flat = channels_last(x.transpose(0, 1).reshape(steps * batch, *x.shape[2:]), c.rank)
+    out = Conv(c.rank, c.strides, c.dilation_rate, c.input_pads)(
+        flat, channels_last(torch_weight(spec.weights["kernel"]), c.rank), bias)
+    return out.view(steps, batch, *out.shape[1:])

@@ -19,6 +19,7 @@ from gated.cells.conv_lstm.conv import (
     Conv,
     channels_last,
     empty_channels_last,
+    input_convolution,
     keras_weight,
     torch_weight,
 )
@@ -30,13 +31,7 @@ State = tuple[torch.Tensor, ...]
 
 def project(spec: Any, x: torch.Tensor) -> torch.Tensor:
     """The input convolution of all steps, TIME-MAJOR `(time, batch, G*F, *out_spatial)`."""
-    c = spec.config
-    batch, steps = x.shape[0], x.shape[1]
-    flat = channels_last(x.transpose(0, 1).reshape(steps * batch, *x.shape[2:]), c.rank)
-    conv = Conv(c.rank, c.strides, c.dilation_rate, c.input_pads)
-    w = spec.weights
-    out = conv(flat, channels_last(torch_weight(w["kernel"]), c.rank), w.get("bias"))
-    return out.view(steps, batch, *out.shape[1:])
+    return input_convolution(spec, x, spec.weights.get("bias"))
 
 
 def peephole_rows(kernel: torch.Tensor, mode: str, rank: int) -> torch.Tensor:

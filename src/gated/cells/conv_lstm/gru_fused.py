@@ -18,6 +18,7 @@ from gated.cells.conv_lstm.conv import (
     Conv,
     channels_last,
     empty_channels_last,
+    input_convolution,
     keras_weight,
     torch_weight,
 )
@@ -29,15 +30,10 @@ State = tuple[torch.Tensor, ...]
 
 def project(spec: Any, x: torch.Tensor) -> torch.Tensor:
     """The input convolution of all steps, TIME-MAJOR `(time, batch, 3F, *out_spatial)`."""
-    c, w = spec.config, spec.weights
-    batch, steps = x.shape[0], x.shape[1]
-    flat = channels_last(x.transpose(0, 1).reshape(steps * batch, *x.shape[2:]), c.rank)
-    bias = w.get("bias")
-    if bias is not None and c.reset_after:
-        bias = bias[0]
-    out = Conv(c.rank, c.strides, c.dilation_rate, c.input_pads)(
-        flat, channels_last(torch_weight(w["kernel"]), c.rank), bias)
-    return out.view(steps, batch, *out.shape[1:])
+    bias = spec.weights.get("bias")
+    if bias is not None and spec.config.reset_after:
+        bias = bias[0]  # the input half of the two reset_after biases
+    return input_convolution(spec, x, bias)
 
 
 class ConvGRUStepper:
